@@ -1,0 +1,212 @@
+/**
+ * A forward-only cursor over a byte stream, with a small look-ahead buffer. Data sets are parsed
+ * through it: from a file (skipping a value costs nothing, so pixel data is never read) or from an
+ * inflating stream (deflated transfer syntax, PS3.5 §A.5).
+ */
+import { createInflateRaw } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { DcmsafeError } from '../../errors/index.js';
+import type { RandomAccessReader } from '../../media/io/random-access-reader.js';
+
+const CHUNK = 64 * 1024;
+
+export abstract class ByteSource {
+  private buf: Buffer = Buffer.alloc(0);
+  private bufPos = 0; // offset of the next unconsumed byte within buf
+  protected streamPos: number; // stream position of buf[0]
+
+  protected constructor(
+    readonly name: string,
+    start: number,
+  ) {
+    this.streamPos = start;
+  }
+
+  /** Stream position of the next byte to be consumed. */
+  get position(): number {
+    return this.streamPos + this.bufPos;
+  }
+
+  /** Bytes buffered and not yet consumed. */
+  get buffered(): number {
+    return this.buf.length - this.bufPos;
+  }
+
+  /** Appends more bytes, at least `min` unless the stream ends; null at the end. */
+  protected abstract pull(min: number): Promise<Buffer | null>;
+
+  /** Moves the underlying stream forward by `n` bytes that are not buffered; returns how many it moved. */
+  protected abstract advance(n: number): Promise<number>;
+
+  /** Buffers up to `n` bytes; returns how many are available (fewer only at the end). */
+  async fill(n: number): Promise<number> {
+    while (this.buffered < n) {
+      const more = await this.pull(n - this.buffered);
+      if (!more || more.length === 0) break;
+      const rest = this.buf.subarray(this.bufPos);
+      this.streamPos += this.bufPos;
+      this.buf = rest.length === 0 ? more : Buffer.concat([rest, more]);
+      this.bufPos = 0;
+    }
+    return Math.min(n, this.buffered);
+  }
+
+  /** Buffered bytes without consuming them; call fill first. */
+  peek(n: number): Buffer {
+    return this.buf.subarray(this.bufPos, this.bufPos + Math.min(n, this.buffered));
+  }
+
+  /** Reads exactly `n` bytes (a copy that survives later reads). */
+  async read(n: number): Promise<Buffer> {
+    const have = await this.fill(n);
+    if (have < n) throw this.truncated(n);
+    const out = Buffer.from(this.buf.subarray(this.bufPos, this.bufPos + n));
+    this.bufPos += n;
+    return out;
+  }
+
+  /** Skips `n` bytes. Throws if the stream ends first. */
+  async skip(n: number): Promise<void> {
+    const inBuf = Math.min(n, this.buffered);
+    this.bufPos += inBuf;
+    let rest = n - inBuf;
+    if (rest === 0) return;
+    this.streamPos += this.buf.length;
+    this.buf = Buffer.alloc(0);
+    this.bufPos = 0;
+    const moved = await this.advance(rest);
+    this.streamPos += moved;
+    rest -= moved;
+    if (rest > 0) throw this.truncated(rest);
+  }
+
+  async atEnd(): Promise<boolean> {
+    return (await this.fill(1)) === 0;
+  }
+
+  truncated(wanted: number): DcmsafeError {
+    return new DcmsafeError('PART10_TRUNCATED', `${this.name}: needed ${wanted} more bytes at offset ${this.position}, the data ends first`, {
+      file: this.name,
+      offset: this.position,
+    });
+  }
+
+  /** Stream length when known in advance (files), else undefined. */
+  abstract get knownLength(): number | undefined;
+}
+
+/** Bytes of a random-access reader from `start`; skipping moves the read position without reading. */
+export class ReaderByteSource extends ByteSource {
+  private next: number;
+
+  constructor(
+    private readonly reader: RandomAccessReader,
+    start = 0,
+  ) {
+    super(reader.name, start);
+    this.next = start;
+  }
+
+  get knownLength(): number {
+    return this.reader.size;
+  }
+
+  protected async pull(min: number): Promise<Buffer | null> {
+    if (this.next >= this.reader.size) return null;
+    const chunk = await this.reader.read(this.next, Math.max(min, CHUNK));
+    this.next += chunk.length;
+    return chunk.length > 0 ? chunk : null;
+  }
+
+  protected advance(n: number): Promise<number> {
+    const moved = Math.max(0, Math.min(n, this.reader.size - this.next));
+    this.next += moved;
+    return Promise.resolve(moved);
+  }
+}
+
+/**
+ * The inflated bytes of a raw deflate stream starting at `start` of a reader. Positions are positions
+ * in the inflated stream, counted from `logicalStart` (so offsets line up with the data set start).
+ */
+export class InflateByteSource extends ByteSource {
+  private readonly iterator: AsyncIterator<Buffer>;
+  private pending: Buffer | undefined;
+  private inflated = 0;
+
+  constructor(
+    reader: RandomAccessReader,
+    start: number,
+    logicalStart: number,
+    private readonly maxInflated: number,
+  ) {
+    super(reader.name, logicalStart);
+    const compressed = Readable.from(
+      (async function* () {
+        let pos = start;
+        while (pos < reader.size) {
+          const chunk = await reader.read(pos, CHUNK * 4);
+          if (chunk.length === 0) return;
+          pos += chunk.length;
+          yield chunk;
+        }
+      })(),
+    );
+    const inflate = createInflateRaw({ chunkSize: CHUNK });
+    compressed.on('error', (e) => inflate.destroy(e));
+    this.iterator = compressed.pipe(inflate)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  get knownLength(): undefined {
+    return undefined;
+  }
+
+  private async nextChunk(): Promise<Buffer | null> {
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = undefined;
+      return p;
+    }
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await this.iterator.next();
+    } catch (e) {
+      throw new DcmsafeError('PART10_INFLATE', `${this.name}: deflated data set is corrupt (${(e as Error).message})`, { file: this.name, offset: this.position }, { cause: e });
+    }
+    if (r.done) return null;
+    this.inflated += r.value.length;
+    if (this.inflated > this.maxInflated) {
+      throw new DcmsafeError('PART10_LIMIT', `${this.name}: deflated data set inflates beyond ${this.maxInflated} bytes`, { file: this.name, limit: this.maxInflated });
+    }
+    return r.value;
+  }
+
+  protected async pull(min: number): Promise<Buffer | null> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < min) {
+      const c = await this.nextChunk();
+      if (!c) break;
+      parts.push(c);
+      got += c.length;
+    }
+    return parts.length === 0 ? null : parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+
+  protected async advance(n: number): Promise<number> {
+    let moved = 0;
+    while (moved < n) {
+      const c = await this.nextChunk();
+      if (!c) break;
+      const use = Math.min(c.length, n - moved);
+      moved += use;
+      if (use < c.length) this.pending = c.subarray(use);
+    }
+    return moved;
+  }
+
+  /** Stops inflating (when a caller is done before the end). */
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+  }
+}

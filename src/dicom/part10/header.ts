@@ -1,0 +1,233 @@
+/**
+ * Reading a DICOM file's header (PS3.10 §7.1: preamble, "DICM", File Meta Information, data set)
+ * up to its pixel data, without loading the pixel data. Tolerant of what real files do: no preamble,
+ * no File Meta Information, legacy ACR-NEMA streams, a missing or wrong Transfer Syntax UID. Each
+ * tolerance is reported as a warning; what cannot be read is a typed error.
+ */
+import { DcmsafeError } from '../../errors/index.js';
+import { FileReader, type RandomAccessReader } from '../../media/io/random-access-reader.js';
+import { DataSet, type Syntax } from '../dataset.js';
+import { lookupTag } from '../dictionary.js';
+import { T } from '../tags.js';
+import {
+  DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+  EXPLICIT_VR_BIG_ENDIAN,
+  EXPLICIT_VR_LITTLE_ENDIAN,
+  IMPLICIT_VR_LITTLE_ENDIAN,
+  transferSyntaxOrGuess,
+  type TransferSyntax,
+} from '../transfer-syntax.js';
+import { isVR } from '../vr.js';
+import { InflateByteSource, ReaderByteSource, type ByteSource } from './byte-source.js';
+import { DataSetParser, DEFAULT_LIMITS, type PixelDataPosition, type ReadLimits, type ReadWarning } from './parser.js';
+
+/** How the file is laid out. */
+export type Part10Format =
+  | 'part10' // preamble, DICM, File Meta Information: a conformant DICOM file
+  | 'no-preamble' // File Meta Information without the preamble and DICM
+  | 'no-meta' // a bare data set
+  | 'acr-nema'; // a legacy ACR-NEMA stream (recognition code, or no SOP Class UID)
+
+export interface Part10Header {
+  readonly name: string;
+  readonly size: number;
+  readonly format: Part10Format;
+  /** The 128 preamble bytes, when present. */
+  readonly preamble?: Buffer;
+  readonly meta?: DataSet;
+  /** File offset of the data set's first byte (for deflated files: of the compressed bytes). */
+  readonly dataSetOffset: number;
+  readonly transferSyntax: TransferSyntax;
+  /** Where the transfer syntax came from: the File Meta Information, or a look at the bytes. */
+  readonly syntaxSource: 'meta' | 'detected';
+  /** The data set up to (not including) the pixel data. */
+  readonly dataSet: DataSet;
+  /** The top-level pixel data element, if the data set has one. */
+  readonly pixelData?: PixelDataPosition;
+  readonly warnings: readonly ReadWarning[];
+}
+
+export interface ReadHeaderOptions {
+  readonly limits?: ReadLimits;
+  /** Stop before the pixel data (default). With false, the whole data set is parsed. */
+  readonly stopAtPixelData?: boolean;
+}
+
+const SYNTAX_EXPLICIT_LE: Syntax = { explicitVR: true, littleEndian: true };
+
+function syntaxOf(ts: TransferSyntax): Syntax {
+  return { explicitVR: ts.explicitVR, littleEndian: ts.littleEndian };
+}
+
+/**
+ * Guesses the encoding of a bare data set from its first element (PS3.5 leaves no marker): the
+ * group number tells the byte order, two upper-case letters after the tag tell explicit VR.
+ */
+export function detectSyntax(head: Buffer): string | undefined {
+  if (head.length < 8) return undefined;
+  const vrText = head.toString('latin1', 4, 6);
+  const explicit = isVR(vrText);
+  const groupLE = head.readUInt16LE(0);
+  const groupBE = head.readUInt16BE(0);
+  const plausible = (g: number): boolean => g <= 0x0010 || g === 0x0018 || g === 0x0020 || g === 0x0028;
+  if (plausible(groupLE) && (groupLE !== 0 || head.readUInt16LE(2) === 0)) {
+    return explicit ? EXPLICIT_VR_LITTLE_ENDIAN : IMPLICIT_VR_LITTLE_ENDIAN;
+  }
+  if (plausible(groupBE) && explicit) return EXPLICIT_VR_BIG_ENDIAN;
+  return undefined;
+}
+
+/** Checks the declared syntax against the first element; returns a corrected UID and why, if they disagree. */
+function checkDeclaredSyntax(declared: TransferSyntax, head: Buffer): string | undefined {
+  if (head.length < 8 || declared.deflated) return undefined;
+  const vrText = head.toString('latin1', 4, 6);
+  const looksExplicit = isVR(vrText);
+  if (declared.explicitVR && !looksExplicit) {
+    return declared.littleEndian ? IMPLICIT_VR_LITTLE_ENDIAN : undefined;
+  }
+  if (!declared.explicitVR && looksExplicit) {
+    const tag = ((head.readUInt16LE(0) << 16) | head.readUInt16LE(2)) >>> 0;
+    const entry = lookupTag(tag);
+    if (entry && entry.vr === vrText) return EXPLICIT_VR_LITTLE_ENDIAN;
+  }
+  return undefined;
+}
+
+function notDicom(name: string, why: string): DcmsafeError {
+  return new DcmsafeError('PART10_NOT_DICOM', `${name}: not a DICOM file (${why})`, { file: name, offset: 0 });
+}
+
+export async function readPart10Header(reader: RandomAccessReader, options: ReadHeaderOptions = {}): Promise<Part10Header> {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const stopAtPixelData = options.stopAtPixelData ?? true;
+  const name = reader.name;
+  const warnings: ReadWarning[] = [];
+  const start = await reader.read(0, 140);
+  if (start.length < 8) throw notDicom(name, `only ${start.length} bytes`);
+
+  let format: Part10Format;
+  let metaOffset: number | undefined;
+  let preamble: Buffer | undefined;
+  if (start.length >= 132 && start.toString('latin1', 128, 132) === 'DICM') {
+    format = 'part10';
+    metaOffset = 132;
+    preamble = Buffer.from(start.subarray(0, 128));
+  } else if (start.toString('latin1', 0, 4) === 'DICM') {
+    format = 'no-preamble';
+    metaOffset = 4;
+    warnings.push({ code: 'NO_PREAMBLE', message: 'DICM prefix without the 128-byte preamble', offset: 0 });
+  } else if (start.readUInt16LE(0) === 0x0002 && isVR(start.toString('latin1', 4, 6))) {
+    format = 'no-preamble';
+    metaOffset = 0;
+    warnings.push({ code: 'NO_PREAMBLE', message: 'File Meta Information without the 128-byte preamble and DICM prefix', offset: 0 });
+  } else {
+    format = 'no-meta';
+  }
+
+  let meta: DataSet | undefined;
+  let dataSetOffset = 0;
+  let tsUID: string | undefined;
+  let syntaxSource: 'meta' | 'detected' = 'meta';
+  if (metaOffset !== undefined) {
+    meta = new DataSet(SYNTAX_EXPLICIT_LE, undefined, metaOffset);
+    const src = new ReaderByteSource(reader, metaOffset);
+    const parser = new DataSetParser(src, limits);
+    try {
+      await parser.parse(meta, { stopAtPixelData: false, metaOnly: true });
+    } catch (e) {
+      if (e instanceof DcmsafeError && e.code !== 'PART10_LIMIT') {
+        throw new DcmsafeError('PART10_BAD_META', `${name}: File Meta Information is malformed: ${e.message}`, { ...e.data, file: name }, { cause: e });
+      }
+      throw e;
+    }
+    warnings.push(...parser.warnings);
+    dataSetOffset = src.position;
+    const declaredLength = meta.uint32(T.FileMetaInformationGroupLength);
+    const metaStart = meta.get(T.FileMetaInformationGroupLength);
+    if (declaredLength === undefined) {
+      warnings.push({ code: 'META_NO_GROUP_LENGTH', message: 'File Meta Information has no group length (0002,0000)', offset: metaOffset });
+    } else if (metaStart && metaStart.valueOffset + 4 + declaredLength !== dataSetOffset) {
+      warnings.push({ code: 'META_GROUP_LENGTH', message: `group length says ${declaredLength} bytes, the group has ${dataSetOffset - metaStart.valueOffset - 4}`, offset: metaStart.offset });
+    }
+    for (const [tag, what] of [
+      [T.MediaStorageSOPClassUID, 'Media Storage SOP Class UID'],
+      [T.MediaStorageSOPInstanceUID, 'Media Storage SOP Instance UID'],
+    ] as const) {
+      if (!meta.text(tag)) warnings.push({ code: 'META_MISSING', message: `File Meta Information lacks ${what}`, offset: metaOffset });
+    }
+    tsUID = meta.text(T.TransferSyntaxUID)?.replace(/\0/g, '');
+    if (!tsUID) {
+      warnings.push({ code: 'META_NO_TRANSFER_SYNTAX', message: 'File Meta Information lacks Transfer Syntax UID; detected from the data', offset: metaOffset });
+    }
+  }
+
+  const head = await reader.read(dataSetOffset, 16);
+  if (tsUID) {
+    const declared = transferSyntaxOrGuess(tsUID);
+    if (!declared) {
+      throw new DcmsafeError('PART10_UNSUPPORTED_SYNTAX', `${name}: unknown transfer syntax ${tsUID}`, { file: name, offset: dataSetOffset, transferSyntax: tsUID });
+    }
+    const corrected = checkDeclaredSyntax(declared, head);
+    if (corrected) {
+      warnings.push({ code: 'TRANSFER_SYNTAX_MISMATCH', message: `declared ${tsUID} but the data set is encoded as ${corrected}`, offset: dataSetOffset });
+      tsUID = corrected;
+      syntaxSource = 'detected';
+    }
+  } else {
+    if (head.length === 0 && meta) {
+      throw new DcmsafeError('PART10_TRUNCATED', `${name}: File Meta Information but no data set`, { file: name, offset: dataSetOffset });
+    }
+    tsUID = detectSyntax(head);
+    syntaxSource = 'detected';
+    if (!tsUID) throw notDicom(name, 'the first bytes are not a data element');
+  }
+  const transferSyntax = transferSyntaxOrGuess(tsUID) as TransferSyntax;
+
+  let src: ByteSource;
+  let inflate: InflateByteSource | undefined;
+  if (transferSyntax.uid === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN) {
+    inflate = new InflateByteSource(reader, dataSetOffset, 0, limits.maxInflated);
+    src = inflate;
+  } else {
+    src = new ReaderByteSource(reader, dataSetOffset);
+  }
+  const dataSet = new DataSet(syntaxOf(transferSyntax), undefined, 0);
+  const parser = new DataSetParser(src, limits);
+  try {
+    await parser.parse(dataSet, { stopAtPixelData });
+  } finally {
+    await inflate?.close();
+  }
+  warnings.push(...parser.warnings);
+
+  if (format === 'no-meta') {
+    if (dataSet.elements.size === 0) throw notDicom(name, 'no data elements');
+    const acr = dataSet.text(T.RecognitionCode)?.startsWith('ACR-NEMA') || !dataSet.has(T.SOPClassUID);
+    if (acr) format = 'acr-nema';
+    warnings.push({ code: 'NO_META', message: acr ? 'legacy ACR-NEMA stream: no File Meta Information, no SOP Class UID' : 'data set without preamble and File Meta Information', offset: 0 });
+  }
+
+  return {
+    name,
+    size: reader.size,
+    format,
+    ...(preamble ? { preamble } : {}),
+    ...(meta ? { meta } : {}),
+    dataSetOffset,
+    transferSyntax,
+    syntaxSource,
+    dataSet,
+    ...(parser.pixelData ? { pixelData: parser.pixelData } : {}),
+    warnings,
+  };
+}
+
+/** Opens a file, reads its header, closes it. */
+export async function readPart10File(path: string, options: ReadHeaderOptions = {}): Promise<Part10Header> {
+  const reader = await FileReader.open(path);
+  try {
+    return await readPart10Header(reader, options);
+  } finally {
+    await reader.close();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The one table of error codes. Every DcmsafeError carries one of these codes; the README lists them
+ * (a test keeps the two in step). Codes are stable: tools and scripts match on them.
+ *
+ * `fault` says who is at fault: the caller's input (`input`), the medium being read (`media`), a
+ * network peer (`peer`), the command line (`usage`) or dcmsafe itself (`internal`).
+ */
+export type Fault = 'input' | 'media' | 'peer' | 'usage' | 'internal';
+
+export interface ErrorCodeInfo {
+  readonly fault: Fault;
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  // Part 10 reading (PS3.10 §7)
+  PART10_TRUNCATED: { fault: 'input', summary: 'The file ends inside a data element or its header.' },
+  PART10_NOT_DICOM: { fault: 'input', summary: 'The bytes are not a DICOM file, data set or ACR-NEMA stream.' },
+  PART10_BAD_META: { fault: 'input', summary: 'The File Meta Information (group 0002) is missing required elements or is malformed.' },
+  PART10_BAD_ELEMENT: { fault: 'input', summary: 'A data element header is invalid (bad VR, impossible length, tag out of order).' },
+  PART10_BAD_SEQUENCE: { fault: 'input', summary: 'A sequence or item is malformed (missing delimiter, item tag expected).' },
+  PART10_LIMIT: { fault: 'input', summary: 'A safety limit was exceeded (header size, nesting depth, element count).' },
+  PART10_UNSUPPORTED_SYNTAX: { fault: 'input', summary: 'The transfer syntax is unknown or cannot be read.' },
+  PART10_INFLATE: { fault: 'input', summary: 'The deflated data set could not be inflated.' },
+  // Pixel data and transcoding
+  PIXEL_FRAGMENTS: { fault: 'input', summary: 'Encapsulated pixel data is malformed (fragments, offset table, frame count).' },
+  PIXEL_DECODE: { fault: 'input', summary: 'A compressed frame could not be decoded.' },
+  PIXEL_ATTRIBUTES: { fault: 'input', summary: 'Image pixel attributes (Rows, Columns, Bits Allocated...) are missing or inconsistent.' },
+  // File IDs (PS3.10 §8)
+  FILE_ID_INVALID: { fault: 'input', summary: 'A File ID does not follow PS3.10 §8 (1-8 components of 1-8 characters A-Z 0-9 _).' },
+  FILE_ID_EXHAUSTED: { fault: 'input', summary: 'No more conformant File IDs can be generated at this level.' },
+  // DICOMDIR (PS3.3 Annex F)
+  DICOMDIR_INVALID: { fault: 'input', summary: 'The DICOMDIR is not a Basic Directory or cannot be parsed.' },
+  DICOMDIR_OFFSET: { fault: 'input', summary: 'A DICOMDIR record offset points outside the file or not at a directory record.' },
+  DICOMDIR_LOOP: { fault: 'input', summary: 'DICOMDIR record offsets form a loop.' },
+  // File-set planning (PS3.11)
+  FILESET_PATIENT_CONFLICT: { fault: 'input', summary: 'One Patient ID is used with different patient names or birth dates.' },
+  FILESET_INSTANCE_CONFLICT: { fault: 'input', summary: 'Files share a SOP Instance UID but their attributes disagree.' },
+  FILESET_PROFILE_REFUSED: { fault: 'input', summary: 'Some inputs cannot be placed under the chosen application profile.' },
+  FILESET_EMPTY: { fault: 'input', summary: 'No DICOM instance among the inputs can be placed on media.' },
+  FILESET_ID_INVALID: { fault: 'usage', summary: 'The File-set ID is longer than 16 characters or uses characters outside A-Z 0-9 _ and space.' },
+  PROFILE_UNKNOWN: { fault: 'usage', summary: 'The application profile is not known.' },
+  // Command line and output
+  USAGE: { fault: 'usage', summary: 'The command line is wrong.' },
+  OUTPUT_NOT_EMPTY: { fault: 'usage', summary: 'The output folder exists and is not empty.' },
+  INPUT_NOT_FOUND: { fault: 'input', summary: 'An input path does not exist or cannot be read.' },
+  IO: { fault: 'media', summary: 'Reading or writing the file system failed.' },
+  INTERNAL: { fault: 'internal', summary: 'An internal error: a bug in dcmsafe.' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Exit codes (docs/architecture.md): 0 ok, 1 verification failed, 2 usage, 3 bad input, 4 network, 5 internal. */
+export const EXIT = {
+  OK: 0,
+  VERIFICATION_FAILED: 1,
+  USAGE: 2,
+  INPUT: 3,
+  NETWORK: 4,
+  INTERNAL: 5,
+} as const;
+
+export function exitCodeForFault(fault: Fault): number {
+  switch (fault) {
+    case 'usage':
+      return EXIT.USAGE;
+    case 'input':
+    case 'media':
+      return EXIT.INPUT;
+    case 'peer':
+      return EXIT.NETWORK;
+    case 'internal':
+      return EXIT.INTERNAL;
+  }
+}
