@@ -9,7 +9,8 @@ import { lookupTag } from '../dictionary.js';
 import { formatTag, ITEM, ITEM_DELIMITATION, SEQUENCE_DELIMITATION, tagElement, tagGroup, UNDEFINED_LENGTH, type Tag } from '../tag.js';
 import { T } from '../tags.js';
 import { hasLongLength, isVR, type VR } from '../vr.js';
-import type { ByteSource } from './byte-source.js';
+import { ReaderByteSource, type ByteSource } from './byte-source.js';
+import { BufferReader } from '../../media/io/random-access-reader.js';
 
 export interface ReadLimits {
   /** Values longer than this are not loaded (bulk); their position is kept. */
@@ -60,7 +61,7 @@ export interface PixelDataPosition {
 const IMPLICIT_LE: Syntax = { explicitVR: false, littleEndian: true };
 
 export class DataSetParser {
-  private elementCount = 0;
+  elementCount = 0;
   private loadedBytes = 0;
   readonly warnings: ReadWarning[] = [];
   pixelData: PixelDataPosition | undefined;
@@ -181,6 +182,16 @@ export class DataSetParser {
         return 'pixel';
       }
 
+      if (vr === 'UN' && !undefinedLength && syntax.explicitVR && length <= this.limits.maxLoadedValue && tagGroup(tag) % 2 === 0 && lookupTag(tag)?.vr === 'SQ') {
+        // A known sequence written as UN by a converter: its value is an implicit VR little endian
+        // sequence (PS3.5 §6.2.2). Read it as one; if it is not, keep the bytes as UN.
+        const value = await this.src.read(length);
+        this.loadedBytes += length;
+        const items = await this.parseUnknownSequence(tag, value, target, depth + 1);
+        if (items) target.set({ tag, vr: 'SQ', length, offset, valueOffset, items });
+        else target.set({ tag, vr, length, offset, valueOffset, value });
+        continue;
+      }
       if (vr === 'SQ' || (undefinedLength && vr === 'UN')) {
         if (depth + 1 > this.limits.maxDepth) throw this.error('PART10_LIMIT', `sequences nested deeper than ${this.limits.maxDepth}`, offset, tag);
         // A UN of undefined length holds an implicit VR little endian sequence (PS3.5 §6.2.2 note).
@@ -249,6 +260,22 @@ export class DataSetParser {
         await this.parse(item, { stopAtPixelData: false }, itemEnd, depth);
       }
       items.push(item);
+    }
+  }
+
+  /** Items of a UN value known to be a sequence; undefined if the bytes are not items. Offsets inside are relative to the value. */
+  private async parseUnknownSequence(tag: Tag, value: Buffer, parent: DataSet, depth: number): Promise<DataSet[] | undefined> {
+    if (depth > this.limits.maxDepth) throw this.error('PART10_LIMIT', `sequences nested deeper than ${this.limits.maxDepth}`, this.src.position, tag);
+    const inner = new DataSetParser(new ReaderByteSource(new BufferReader(value, this.src.name), 0), this.limits);
+    inner.elementCount = this.elementCount;
+    try {
+      const items = await inner.parseItems(tag, value.length, IMPLICIT_LE, parent, depth);
+      this.elementCount = inner.elementCount;
+      return items;
+    } catch (e) {
+      if (e instanceof DcmsafeError && e.code === 'PART10_LIMIT') throw e;
+      this.warn('UN_NOT_SEQUENCE', `${formatTag(tag)} is UN and does not hold a sequence; kept as bytes`);
+      return undefined;
     }
   }
 

@@ -161,7 +161,7 @@ export function makeElement(tag: Tag, vr: VR, value: ElementValue): Element {
   else if (Buffer.isBuffer(value)) bytes = value;
   else if (typeof value === 'string' || (Array.isArray(value) && typeof value[0] === 'string')) {
     const text = typeof value === 'string' ? value : (value as unknown as string[]).join('\\');
-    if (/[^\x20-\x7e\r\n\t\f\x1b]/.test(text)) throw new DcmsafeError('INTERNAL', `${formatTag(tag)}: non-ASCII text must be given as bytes`);
+    if ([...text].some((c) => c.charCodeAt(0) > 0x7e)) throw new DcmsafeError('INTERNAL', `${formatTag(tag)}: non-ASCII text must be given as bytes`);
     bytes = Buffer.from(text, 'latin1');
   } else if (typeof value === 'number' || Array.isArray(value)) {
     const list = typeof value === 'number' ? [value] : (value as unknown as number[]);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the reference tools the tests check dcmsafe against (Debian/Ubuntu, as root).
+# They are independent oracles: nobody here wrote them. See ../shared/docs/toolchain.md.
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+  echo "run as root (sudo $0)" >&2
+  exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  dcmtk              # dcmdump, dcmmkdir, dcmdjpeg/dcmdjpls/dcmdrle, storescp/storescu, dcmsign
+  dicom3tools        # dciodvfy, dcdirdmp
+  python3-pydicom    # FileSet (Debian's pydicom 2.3.1, in /usr/bin/python3)
+  python3-numpy      # pixel arrays for pydicom
+  libgdcm-tools      # gdcmconv: a second decoder for JPEG 2000
+  openssl            # openssl cms
+  xorriso genisoimage udftools   # ISO 9660 / UDF readers and writers
+  mtools dosfstools  # FAT images
+  p7zip-full unzip   # archives
+  iproute2           # network namespaces for servers in tests
+)
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+echo "reference tools installed: ${packages[*]}"

@@ -1,0 +1,129 @@
+/**
+ * The summary of a create run: what is on the media and everything dcmsafe changed, supplied, merged
+ * or left out, so nobody has to guess. The CLI prints it as text or as one JSON document.
+ */
+import type { DirectoryRecord } from '../dicom/dicomdir/model.js';
+import type { FileSetPlan } from '../dicom/fileset/plan.js';
+import type { ApplicationProfile, MediaKind } from '../dicom/profiles/profiles.js';
+import { T } from '../dicom/tags.js';
+import { transferSyntaxName } from '../dicom/transfer-syntax.js';
+
+export interface SeriesSummary {
+  readonly seriesInstanceUID: string;
+  readonly modality: string;
+  readonly seriesNumber: string;
+  readonly instances: number;
+}
+export interface StudySummary {
+  readonly studyInstanceUID: string;
+  readonly studyDate: string;
+  readonly studyDescription: string;
+  readonly series: SeriesSummary[];
+}
+export interface PatientSummary {
+  readonly patientId: string;
+  readonly patientName: string;
+  readonly generatedId: boolean;
+  readonly studies: StudySummary[];
+}
+
+export interface CreateSummary {
+  readonly output: string;
+  readonly media: MediaKind;
+  readonly profile: string;
+  readonly fileSetId: string;
+  readonly fileSetUID: string;
+  readonly counts: { patients: number; studies: number; series: number; instances: number; bytes: number };
+  readonly patients: PatientSummary[];
+  readonly topLevel: Array<{ recordType: string; sopInstanceUID: string; fileId: string }>;
+  readonly transcoded: Array<{ input: string; fileId: string; kind: string; from: string; to: string; reason: string }>;
+  readonly merged: FileSetPlan['merged'];
+  readonly supplied: FileSetPlan['records']['supplied'];
+  readonly normalized: FileSetPlan['records']['normalized'];
+  readonly missingKeys: FileSetPlan['records']['missing'];
+  readonly generatedPatientIds: FileSetPlan['generatedPatientIds'];
+  readonly patientMismatches: FileSetPlan['patientMismatches'];
+  readonly unknownSopClasses: FileSetPlan['unknownSopClasses'];
+  readonly skipped: FileSetPlan['skipped'];
+  readonly unreadable: FileSetPlan['unreadable'];
+  readonly ignoredInputs: Array<{ path: string; reason: string }>;
+  /** Reader warnings per input file (tolerated deviations), e.g. missing group length. */
+  readonly inputWarnings: Array<{ input: string; warnings: string[] }>;
+}
+
+function text(r: DirectoryRecord, tag: number): string {
+  return r.keys.string(tag)?.trim() ?? '';
+}
+
+export function summarize(args: {
+  plan: FileSetPlan;
+  profile: ApplicationProfile;
+  media: MediaKind;
+  output: string;
+  bytes: number;
+  ignoredInputs: Array<{ path: string; reason: string }>;
+}): CreateSummary {
+  const { plan } = args;
+  const generated = new Set(plan.generatedPatientIds.map((g) => g.patientId));
+  const patients: PatientSummary[] = [];
+  const topLevel: CreateSummary['topLevel'] = [];
+  let studies = 0;
+  let series = 0;
+  for (const root of plan.fileSet.roots) {
+    if (root.type !== 'PATIENT') {
+      topLevel.push({ recordType: root.type, sopInstanceUID: root.sopInstanceUID ?? '', fileId: (root.fileId ?? []).join('\\') });
+      continue;
+    }
+    const id = text(root, T.PatientID);
+    patients.push({
+      patientId: id,
+      patientName: text(root, T.PatientName),
+      generatedId: generated.has(id),
+      studies: root.children.map((st) => {
+        studies++;
+        return {
+          studyInstanceUID: text(st, T.StudyInstanceUID),
+          studyDate: text(st, T.StudyDate),
+          studyDescription: text(st, T.StudyDescription),
+          series: st.children.map((se) => {
+            series++;
+            return { seriesInstanceUID: text(se, T.SeriesInstanceUID), modality: text(se, T.Modality), seriesNumber: text(se, T.SeriesNumber), instances: se.children.length };
+          }),
+        };
+      }),
+    });
+  }
+  return {
+    output: args.output,
+    media: args.media,
+    profile: args.profile.id,
+    fileSetId: plan.fileSet.fileSetId,
+    fileSetUID: plan.fileSet.fileSetUID,
+    counts: { patients: patients.length, studies, series, instances: plan.instances.length, bytes: args.bytes },
+    patients,
+    topLevel,
+    transcoded: plan.instances
+      .filter((p) => p.kind !== 'copy')
+      .map((p) => ({
+        input: p.instance.path,
+        fileId: p.fileId.join('\\'),
+        kind: p.kind,
+        from: transferSyntaxName(p.instance.transferSyntax.uid),
+        to: transferSyntaxName(p.outputTransferSyntaxUID),
+        reason: p.reason ?? '',
+      })),
+    merged: plan.merged,
+    supplied: plan.records.supplied,
+    normalized: plan.records.normalized,
+    missingKeys: plan.records.missing,
+    generatedPatientIds: plan.generatedPatientIds,
+    patientMismatches: plan.patientMismatches,
+    unknownSopClasses: plan.unknownSopClasses,
+    skipped: plan.skipped,
+    unreadable: plan.unreadable,
+    ignoredInputs: args.ignoredInputs,
+    inputWarnings: plan.instances
+      .filter((p) => p.instance.warnings.length > 0)
+      .map((p) => ({ input: p.instance.path, warnings: p.instance.warnings.map((w) => `${w.code}: ${w.message}`) })),
+  };
+}
