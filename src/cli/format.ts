@@ -46,6 +46,7 @@ export function formatCreateSummary(s: CreateSummary): string {
   section('Patient ID with different names or birth dates (allowed by --allow-patient-mismatch)', s.patientMismatches.map((m) => `${m.patientId}: ${m.variants.map((v) => `"${v.name}" ${v.birthDate}`).join(' / ')}`));
   section('Directory keys supplied (missing in the files)', s.supplied.map((k) => `${k.record} ${k.key} = "${k.value}" for ${k.scope}`));
   section('Directory keys normalized', s.normalized.map((k) => `${k.record} ${k.key}: "${k.from}" → "${k.to}" for ${k.scope}`));
+  section('Values invalid for their VR in the files', s.invalidKeys.map((k) => `${k.record} ${k.key} "${k.value}": ${k.problem}; ${k.action} for ${k.scope}`));
   section('Directory keys missing and left empty', s.missingKeys.map((k) => `${k.record} ${k.key} for ${k.scope}`));
   section('Unknown SOP classes placed under IMAGE records', s.unknownSopClasses.map((u) => `${u.path}: ${u.sopClassUID}`));
   section('Skipped inputs', [...s.skipped.map((k) => `${k.path}: ${k.message}`), ...s.ignoredInputs.map((k) => `${k.path}: ${k.reason}`)]);

@@ -42,6 +42,9 @@ function print(value: unknown): void {
 
 export function buildProgram(): Command {
   const program = new Command();
+  // Before the subcommands are added, so they inherit it: usage errors come back as exceptions (exit 2).
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   program
     .name('dcmsafe')
     .description('Makes and checks secure DICOM removable media (CD, DVD, BD, USB, ZIP, folder).')
@@ -125,8 +128,6 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   try {
     await program.parseAsync([...argv]);
     return EXIT.OK;

@@ -50,8 +50,10 @@ function canonical(tag: Tag): Tag {
 
 export function lookupTag(tag: Tag): DictionaryEntry | undefined {
   const tags = load();
+  const found = tags.get(tag) ?? tags.get(canonical(tag));
+  if (found) return found;
   if (tagElement(tag) === 0x0000) return { tag, vr: 'UL', keyword: 'GroupLength' };
-  return tags.get(tag) ?? tags.get(canonical(tag));
+  return undefined;
 }
 
 export function lookupKeyword(keyword: string): DictionaryEntry | undefined {

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   FILESET_PATIENT_CONFLICT: { fault: 'input', summary: 'One Patient ID is used with different patient names or birth dates.' },
   FILESET_INSTANCE_CONFLICT: { fault: 'input', summary: 'Files share a SOP Instance UID but their attributes disagree.' },
   FILESET_PROFILE_REFUSED: { fault: 'input', summary: 'Some inputs cannot be placed under the chosen application profile.' },
+  FILESET_INPUT_INVALID: { fault: 'input', summary: 'Some DICOM inputs cannot be read (truncated or malformed); --skip-invalid leaves them out.' },
   FILESET_EMPTY: { fault: 'input', summary: 'No DICOM instance among the inputs can be placed on media.' },
   FILESET_ID_INVALID: { fault: 'usage', summary: 'The File-set ID is longer than 16 characters or uses characters outside A-Z 0-9 _ and space.' },
   PROFILE_UNKNOWN: { fault: 'usage', summary: 'The application profile is not known.' },

@@ -10,7 +10,7 @@ import { scanFile, type ScanResult } from '../dicom/fileset/scan.js';
 import { DEFAULT_PROFILE_FOR_MEDIA, findProfile, type ApplicationProfile, type MediaKind } from '../dicom/profiles/profiles.js';
 import { prepareOutput } from '../dicom/transcode/transcode.js';
 import { transferSyntaxName } from '../dicom/transfer-syntax.js';
-import { FolderWriter } from '../media/folder/write-folder.js';
+import { checkOutputFolder, FolderWriter } from '../media/folder/write-folder.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { systemRandom, type Random } from '../util/random.js';
 import { uidGenerator } from '../util/uid.js';
@@ -64,6 +64,7 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
   const profile = profileFor(options.media, options.profile);
   const fileSetId = checkFileSetId(options.fileSetId ?? DEFAULT_FILESET_ID);
   const uids = uidGenerator(random, options.uidRoot);
+  await checkOutputFolder(options.out); // before reading inputs: a wrong --out should not cost a scan
 
   const { files, ignored } = await collectInputs(options.inputs, options.out);
   emit({ type: 'collected', files: files.length });

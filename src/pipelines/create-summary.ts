@@ -36,11 +36,14 @@ export interface CreateSummary {
   readonly counts: { patients: number; studies: number; series: number; instances: number; bytes: number };
   readonly patients: PatientSummary[];
   readonly topLevel: Array<{ recordType: string; sopInstanceUID: string; fileId: string }>;
+  /** Every file on the media and where it came from. */
+  readonly files: Array<{ fileId: string; input: string; inputTransferSyntaxUID: string; kind: string; sopInstanceUID: string }>;
   readonly transcoded: Array<{ input: string; fileId: string; kind: string; from: string; to: string; reason: string }>;
   readonly merged: FileSetPlan['merged'];
   readonly supplied: FileSetPlan['records']['supplied'];
   readonly normalized: FileSetPlan['records']['normalized'];
   readonly missingKeys: FileSetPlan['records']['missing'];
+  readonly invalidKeys: FileSetPlan['records']['invalid'];
   readonly generatedPatientIds: FileSetPlan['generatedPatientIds'];
   readonly patientMismatches: FileSetPlan['patientMismatches'];
   readonly unknownSopClasses: FileSetPlan['unknownSopClasses'];
@@ -102,6 +105,13 @@ export function summarize(args: {
     counts: { patients: patients.length, studies, series, instances: plan.instances.length, bytes: args.bytes },
     patients,
     topLevel,
+    files: plan.instances.map((p) => ({
+      fileId: p.fileId.join('\\'),
+      input: p.instance.path,
+      inputTransferSyntaxUID: p.instance.transferSyntax.uid,
+      kind: p.kind,
+      sopInstanceUID: p.instance.sopInstanceUID,
+    })),
     transcoded: plan.instances
       .filter((p) => p.kind !== 'copy')
       .map((p) => ({
@@ -116,6 +126,7 @@ export function summarize(args: {
     supplied: plan.records.supplied,
     normalized: plan.records.normalized,
     missingKeys: plan.records.missing,
+    invalidKeys: plan.records.invalid,
     generatedPatientIds: plan.generatedPatientIds,
     patientMismatches: plan.patientMismatches,
     unknownSopClasses: plan.unknownSopClasses,

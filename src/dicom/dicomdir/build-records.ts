@@ -11,6 +11,7 @@ import { ELE, makeElement } from '../part10/writer.js';
 import type { Tag } from '../tag.js';
 import { T } from '../tags.js';
 import { usesSpecificCharacterSet, isVR, type VR } from '../vr.js';
+import { checkValue } from '../vr-check.js';
 import type { RecordKey } from './record-types.js';
 
 /** A key dcmsafe wrote because the instance had no value for it. */
@@ -31,15 +32,26 @@ export interface NormalizedKey {
   readonly scope: string;
 }
 
+/** A value invalid for its VR in the instance: left out of the record where the key allows, else kept. */
+export interface InvalidKey {
+  readonly record: string;
+  readonly key: string;
+  readonly value: string;
+  readonly problem: string;
+  readonly action: 'kept' | 'left empty' | 'left out';
+  readonly scope: string;
+}
+
 export interface RecordReport {
   readonly supplied: SuppliedKey[];
   readonly normalized: NormalizedKey[];
+  readonly invalid: InvalidKey[];
   /** Type 1 keys that could be neither copied nor supplied (left empty). */
   readonly missing: SuppliedKey[];
 }
 
 export function newRecordReport(): RecordReport {
-  return { supplied: [], normalized: [], missing: [] };
+  return { supplied: [], normalized: [], invalid: [], missing: [] };
 }
 
 /** DA values written as YYYY.MM.DD (ACR-NEMA) become YYYYMMDD. */
@@ -98,7 +110,17 @@ export function buildRecordKeys(input: BuildKeysInput): DataSet {
       continue;
     }
     if (el && (present || key.type === '2')) {
-      out.set(normalized(el, recordType, keyword, scope, report));
+      const value = normalized(el, recordType, keyword, scope, report);
+      const problem = value.value ? checkValue(value.vr, value.value) : undefined;
+      if (problem) {
+        // A bad value must not make the directory non-conformant; UIDs and other Type 1 keys stay exact.
+        const action = key.type === '1' ? 'kept' : key.type === '2' ? 'left empty' : 'left out';
+        report.invalid.push({ record: recordType, key: keyword, value: (value.value as Buffer).toString('latin1').trim(), problem, action, scope });
+        if (action === 'kept') out.set(value);
+        else if (action === 'left empty') out.set(makeElement(key.tag, value.vr, undefined));
+        continue;
+      }
+      out.set(value);
       continue;
     }
     if (key.type === '2') out.set(makeElement(key.tag, dictionaryVR(key.tag), undefined));

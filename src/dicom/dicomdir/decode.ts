@@ -20,6 +20,7 @@ import { formatTag, tagElement, tagGroup, type Tag } from '../tag.js';
 import { T } from '../tags.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN, transferSyntaxName } from '../transfer-syntax.js';
 import { MEDIA_STORAGE_DIRECTORY_SOP_CLASS, type DirectoryRecord, type FileSet } from './model.js';
+import { KNOWN_RECORD_TYPES } from './record-types.js';
 
 export type FindingSeverity = 'error' | 'warning' | 'info';
 
@@ -63,7 +64,7 @@ export const DIRECTORY_FINDINGS = {
   DICOMDIR_INACTIVE: { severity: 'info', summary: 'Record In-use Flag is 0000H: the record and the records below it were skipped.' },
   DICOMDIR_IN_USE_FLAG: { severity: 'warning', summary: 'Record In-use Flag (0004,1410) is neither FFFFH nor 0000H; read as in use.' },
   DICOMDIR_FILE_ID: { severity: 'error', summary: 'A Referenced File ID or File-set Descriptor File ID does not follow PS3.10 §8.2.' },
-  DICOMDIR_REFERENCED_UID_MISSING: { severity: 'warning', summary: 'A record with a Referenced File ID lacks Referenced SOP Class, SOP Instance or Transfer Syntax UID in File.' },
+  DICOMDIR_REFERENCED_UID_MISSING: { severity: 'warning', summary: 'An instance-level record with a Referenced File ID lacks Referenced SOP Class, SOP Instance or Transfer Syntax UID in File.' },
   DICOMDIR_RECORD_ELEMENT_IGNORED: { severity: 'warning', summary: 'A record holds elements below group 0008 that are not directory record attributes; they were dropped.' },
 } as const satisfies Record<string, { severity: FindingSeverity; summary: string }>;
 
@@ -104,8 +105,16 @@ const LOWER_LEVEL: ReadonlyMap<string, ReadonlySet<string>> = new Map([
   ['MRDR', new Set<string>()], // a multi-referenced file record is pointed at, never a parent
 ]);
 const PRIVATE_ONLY: ReadonlySet<string> = new Set(['PRIVATE']);
+const NOT_INSTANCE_LEVEL: ReadonlySet<string> = new Set(['PATIENT', 'STUDY', 'SERIES', 'PRIVATE']);
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set([...TOP_LEVEL, ...SERIES_LEVEL, 'STUDY', 'SERIES', ...RETIRED]);
+/** Types whose place in the hierarchy the table above gives. */
+const PLACED_TYPES: ReadonlySet<string> = new Set([...TOP_LEVEL, ...SERIES_LEVEL, 'STUDY', 'SERIES', ...RETIRED]);
+
+/**
+ * Types a reader should know: the placed ones and those the record builder knows (newer editions'
+ * ANNOTATION, INVENTORY...). A known type whose place is not in the table is not judged.
+ */
+const KNOWN_TYPES: ReadonlySet<string> = new Set([...PLACED_TYPES, ...KNOWN_RECORD_TYPES]);
 
 /** A Code String value: upper-case letters, digits, space and underscore, at most 16 (PS3.5 §6.2). */
 const CODE_STRING = /^[A-Z0-9_ ]{1,16}$/;
@@ -152,7 +161,6 @@ interface InactiveRecord {
 
 interface RecordFields {
   readonly type: string;
-  readonly typeKnown: boolean;
   readonly inUse: boolean;
   readonly next: number;
   readonly nextAt: number | undefined;
@@ -196,14 +204,12 @@ class Decoder {
     const offset = item.offset;
     const typeEl = item.get(T.DirectoryRecordType);
     const type = item.text(T.DirectoryRecordType) ?? '';
-    let typeKnown = false;
     if (!typeEl || !CODE_STRING.test(type)) {
       this.add('DICOMDIR_RECORD_TYPE_INVALID', `${describe(type, offset)}: Directory Record Type is ${typeEl ? `"${type}", not a code string` : 'missing'}`, { offset, recordType: type });
     } else if (!KNOWN_TYPES.has(type)) {
       this.add('DICOMDIR_RECORD_TYPE_UNKNOWN', `${describe(type, offset)}: "${type}" is not a Directory Record Type of PS3.3 Table F.4-1`, { offset, recordType: type });
-    } else {
-      typeKnown = true;
-      if (RETIRED.has(type)) this.add('DICOMDIR_RECORD_TYPE_RETIRED', `${describe(type, offset)}: the record type ${type} is retired`, { offset, recordType: type });
+    } else if (RETIRED.has(type)) {
+      this.add('DICOMDIR_RECORD_TYPE_RETIRED', `${describe(type, offset)}: the record type ${type} is retired`, { offset, recordType: type });
     }
     const flag = item.uint16(T.RecordInUseFlag);
     if (flag !== undefined && flag !== 0xffff && flag !== 0x0000) {
@@ -214,7 +220,10 @@ class Decoder {
       this.add('DICOMDIR_RECORD_ELEMENT_IGNORED', `${describe(type, offset)}: ${ignored.map((el) => formatTag(el.tag)).join(', ')} not directory record attributes, dropped`, { offset, recordType: type });
     }
     const fileId = this.fileId(item, T.ReferencedFileID, describe(type, offset), type);
-    if (fileId) {
+    // PATIENT, STUDY and SERIES records may carry a File ID (legal, if unusual), and PRIVATE records
+    // may reference files that are not SOP Instances: only the instance-level records must say
+    // which SOP Instance they reference (PS3.3 Table F.3-3, Type 1C).
+    if (fileId && !NOT_INSTANCE_LEVEL.has(type)) {
       const missing = [T.ReferencedSOPClassUIDInFile, T.ReferencedSOPInstanceUIDInFile, T.ReferencedTransferSyntaxUIDInFile].filter((t) => !item.text(t));
       if (missing.length > 0) {
         this.add('DICOMDIR_REFERENCED_UID_MISSING', `${describe(type, offset)} references ${fileId.join('\\')} without ${missing.map(formatTag).join(', ')}`, { offset, recordType: type });
@@ -223,7 +232,7 @@ class Decoder {
     const owner = describe(type, offset);
     const next = this.offset(item, T.OffsetOfTheNextDirectoryRecord, owner, type);
     const lower = this.offset(item, T.OffsetOfReferencedLowerLevelDirectoryEntity, owner, type);
-    return { type, typeKnown, inUse: flag !== 0x0000, next: next.value, nextAt: next.at, lower: lower.value, lowerAt: lower.at, fileId };
+    return { type, inUse: flag !== 0x0000, next: next.value, nextAt: next.at, lower: lower.value, lowerAt: lower.at, fileId };
   }
 
   /** A File ID attribute as components, checked against PS3.10 §8.2; undefined if absent. */
@@ -353,12 +362,12 @@ export async function decodeDicomdir(reader: RandomAccessReader): Promise<Decode
     const lowerFrom: Pointer = { what: `(0004,1420) of the ${here}`, at: f.lowerAt };
 
     if (entity.into && f.inUse) {
-      const parentKnown = entity.parentType === ROOT || KNOWN_TYPES.has(entity.parentType);
-      if (parentKnown && f.typeKnown) {
+      // Only types whose place Table F.4-1 gives are judged; unknown types were reported already.
+      if ((entity.parentType === ROOT || PLACED_TYPES.has(entity.parentType)) && PLACED_TYPES.has(f.type)) {
         const allowed = LOWER_LEVEL.get(entity.parentType) ?? PRIVATE_ONLY;
         if (!allowed.has(f.type)) {
           const place = entity.parentType === ROOT ? 'the root directory entity' : `the directory entity of a ${entity.parentType} record`;
-          d.add('DICOMDIR_HIERARCHY', `${here} is in ${place}, where PS3.3 Table F.4-1 allows ${[...allowed].join(', ') || 'no records'}`, { offset, recordType: f.type });
+          d.add('DICOMDIR_HIERARCHY', `${here} is in ${place}, where PS3.3 Table F.4-1 allows ${[...allowed].filter((t) => !RETIRED.has(t)).join(', ') || 'no records'}`, { offset, recordType: f.type });
         }
       }
       const r = record(item, f);

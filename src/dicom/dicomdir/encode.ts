@@ -12,6 +12,7 @@ import { ITEM } from '../tag.js';
 import { T } from '../tags.js';
 import { ByteWriter, ELE, encodeDataSet, encodeElementHeader, encodeFileMeta, makeElement, sizeOfDataSet, type ElementValue } from '../part10/writer.js';
 import type { VR } from '../vr.js';
+import { dataSetToExplicitLE } from '../transcode/convert.js';
 import { MEDIA_STORAGE_DIRECTORY_SOP_CLASS, walkRecords, type DirectoryRecord, type FileSet } from './model.js';
 
 interface Placed {
@@ -35,7 +36,9 @@ function recordBody(r: DirectoryRecord): DataSet {
   if (r.sopInstanceUID) put(T.ReferencedSOPInstanceUIDInFile, 'UI', r.sopInstanceUID);
   if (r.transferSyntaxUID) put(T.ReferencedTransferSyntaxUIDInFile, 'UI', r.transferSyntaxUID);
   if (r.relatedGeneralSOPClassUIDs?.length) put(T.ReferencedRelatedGeneralSOPClassUIDInFile, 'UI', r.relatedGeneralSOPClassUIDs);
-  for (const el of r.keys.elements.values()) {
+  // Keys decoded from a big endian or implicit VR directory are converted before encoding.
+  const keys = r.keys.syntax.explicitVR && r.keys.syntax.littleEndian ? r.keys : dataSetToExplicitLE(r.keys);
+  for (const el of keys.elements.values()) {
     if (el.tag >>> 16 < 0x0008) throw new DcmsafeError('INTERNAL', `record key ${el.tag.toString(16)} belongs to the record header`);
     ds.set(el);
   }

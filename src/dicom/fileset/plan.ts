@@ -188,7 +188,7 @@ export function planFileSet(scans: readonly ScanResult[], options: PlanOptions):
   }
   if (unreadable.length > 0 && !options.skipUnreadable) {
     const lines = unreadable.map((u) => `  ${u.path}: ${u.code}: ${u.message}`);
-    throw new DcmsafeError('FILESET_PROFILE_REFUSED', `some DICOM inputs cannot be read (use --skip-invalid to leave them out):\n${lines.join('\n')}`, { unreadable });
+    throw new DcmsafeError('FILESET_INPUT_INVALID', `some DICOM inputs cannot be read (use --skip-invalid to leave them out):\n${lines.join('\n')}`, { unreadable });
   }
 
   // Instances outside the patient hierarchy need only their SOP identity; the rest need study and series.
@@ -265,6 +265,12 @@ function kindReason(kind: TranscodeKind, s: ScannedInstance): string | undefined
   }
 }
 
+/** Prefer an instance that names the patient; among equals, the lowest SOP Instance UID. */
+function betterPatientSource(a: ScannedInstance, b: ScannedInstance): boolean {
+  const named = (s: ScannedInstance): number => (s.patient.name.replace(/[\^=\s]/g, '') ? 0 : 1);
+  return named(a) - named(b) < 0 || (named(a) === named(b) && byString(a.sopInstanceUID, b.sopInstanceUID) < 0);
+}
+
 function groupByPatient(slots: PlannedSlot[], options: PlanOptions) {
   const patients = new Map<string, PatientGroup>();
   const topLevel: PlannedSlot[] = [];
@@ -308,7 +314,7 @@ function groupByPatient(slots: PlannedSlot[], options: PlanOptions) {
     if (!p) {
       p = { id, generated: isGenerated, studies: new Map(), first: s };
       patients.set(id, p);
-    } else if (byString(s.sopInstanceUID, p.first.sopInstanceUID) < 0) {
+    } else if (betterPatientSource(s, p.first)) {
       // The PATIENT record copies its keys from one instance: the same one whatever the input order.
       p = { ...p, first: s };
       patients.set(id, p);
@@ -454,6 +460,10 @@ function buildFileSet(patients: Map<string, PatientGroup>, topLevel: PlannedSlot
             [T.PresentationCreationDate, contentDate],
             [T.PresentationCreationTime, contentTime],
             [T.InstanceCreationDate, contentDate],
+            // Type 1 labels some instances lack (PS3.3 F.5): a visible placeholder, reported.
+            [T.ContentLabel, 'UNLABELED'],
+            [T.RTPlanLabel, 'UNLABELED'],
+            [T.StructureSetLabel, 'UNLABELED'],
           ]);
           seriesRecord.children.push(leafRecord(slot, fileId, supply, `instance ${s.sopInstanceUID}`));
         });

@@ -9,7 +9,7 @@ import { DcmsafeError, type ErrorCode } from '../../errors/index.js';
 import { DataSet, trimPadding, type Element } from '../dataset.js';
 import { readPart10File, type Part10Format } from '../part10/header.js';
 import type { ReadWarning } from '../part10/parser.js';
-import { ELE } from '../part10/writer.js';
+import { ELE, makeElement } from '../part10/writer.js';
 import { tagElement, tagGroup, type Tag } from '../tag.js';
 import { T } from '../tags.js';
 import { elementToExplicitLE, littleEndianValue, resolveUnknownVR } from '../transcode/convert.js';
@@ -178,6 +178,16 @@ export async function scanFile(path: string): Promise<ScanResult> {
     if (!KEPT_TAGS.has(el.tag) || el.bulk) continue;
     const converted = elementToExplicitLE(el.tag === T.ContentSequence ? concepModifiersOnly(el) : el, ds.syntax, keys);
     keys.set(converted);
+  }
+  // SR records carry the latest Verification DateTime of the Verifying Observer Sequence (PS3.3 F.5.x, 1C).
+  if (ds.text(T.VerificationFlag) === 'VERIFIED' && !keys.has(T.VerificationDateTime)) {
+    const times = ds
+      .items(0x0040a073) // Verifying Observer Sequence
+      .map((item) => item.text(T.VerificationDateTime))
+      .filter((v): v is string => !!v)
+      .sort();
+    const latest = times[times.length - 1];
+    if (latest) keys.set(makeElement(T.VerificationDateTime, 'DT', latest));
   }
   const text = (tag: Tag): string | undefined => ds.text(tag);
   const studyInstanceUID = uid(ds, T.StudyInstanceUID);

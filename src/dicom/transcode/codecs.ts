@@ -267,12 +267,15 @@ export function checkRleFrame(data: Uint8Array, segmentsExpected: number, bytesP
 export function changePlanarConfiguration(src: Buffer, pixels: number, samples: number, bytesPerSample: number, toPlanar: boolean): Buffer {
   const out = Buffer.allocUnsafe(src.length);
   const plane = pixels * bytesPerSample;
+  const stride = samples * bytesPerSample;
   for (let s = 0; s < samples; s++) {
-    for (let i = 0; i < pixels; i++) {
-      const interleaved = (i * samples + s) * bytesPerSample;
-      const planar = s * plane + i * bytesPerSample;
-      const [from, to] = toPlanar ? [interleaved, planar] : [planar, interleaved];
-      for (let b = 0; b < bytesPerSample; b++) out[to + b] = src[from + b] as number;
+    let interleaved = s * bytesPerSample;
+    let planar = s * plane;
+    for (let i = 0; i < pixels; i++, interleaved += stride, planar += bytesPerSample) {
+      for (let b = 0; b < bytesPerSample; b++) {
+        if (toPlanar) out[planar + b] = src[interleaved + b] as number;
+        else out[interleaved + b] = src[planar + b] as number;
+      }
     }
   }
   return out;

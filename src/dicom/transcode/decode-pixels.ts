@@ -207,7 +207,8 @@ export function planDecode(header: Part10Header): DecodePlan {
 }
 
 function samePlan(a: DecodePlan, b: DecodePlan): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  const keys: (keyof NativeImageAttributes)[] = ['photometricInterpretation', 'planarConfiguration', 'samplesPerPixel', 'bitsAllocated', 'bitsStored', 'highBit', 'pixelRepresentation'];
+  return a.frameCount === b.frameCount && a.frameSize === b.frameSize && a.totalSize === b.totalSize && keys.every((k) => a.attributes[k] === b.attributes[k]);
 }
 
 /**
