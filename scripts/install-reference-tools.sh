@@ -13,6 +13,7 @@ packages=(
   python3-pydicom    # FileSet (Debian's pydicom 2.3.1, in /usr/bin/python3)
   python3-numpy      # pixel arrays for pydicom
   libgdcm-tools      # gdcmconv: a second decoder for JPEG 2000
+  libopenjp2-tools   # opj_decompress: the HTJ2K oracle
   openssl            # openssl cms
   xorriso genisoimage udftools   # ISO 9660 / UDF readers and writers
   mtools dosfstools  # FAT images

@@ -13,7 +13,7 @@ import { transferSyntaxName } from '../dicom/transfer-syntax.js';
 import { checkOutputFolder, FolderWriter } from '../media/folder/write-folder.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { systemRandom, type Random } from '../util/random.js';
-import { uidGenerator } from '../util/uid.js';
+import { nameBasedUid } from '../util/uid.js';
 import { collectInputs } from './inputs.js';
 import { summarize, type CreateSummary } from './create-summary.js';
 import { fileSetDescriptor } from './fileset-descriptor.js';
@@ -63,7 +63,7 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
   }
   const profile = profileFor(options.media, options.profile);
   const fileSetId = checkFileSetId(options.fileSetId ?? DEFAULT_FILESET_ID);
-  const uids = uidGenerator(random, options.uidRoot);
+  if (options.uidRoot) nameBasedUid('check', options.uidRoot); // a bad root is a usage error before any work
   await checkOutputFolder(options.out); // before reading inputs: a wrong --out should not cost a scan
 
   const { files, ignored } = await collectInputs(options.inputs, options.out);
@@ -78,7 +78,7 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
   const plan: FileSetPlan = planFileSet(scans, {
     profile,
     fileSetId,
-    fileSetUID: uids.next(),
+    fileSetUID: fileSetUID(scans, { fileSetId, profile: profile.id, created: clock.now(), ...(options.uidRoot ? { uidRoot: options.uidRoot } : {}) }),
     clock,
     allowPatientMismatch: options.allowPatientMismatch ?? false,
     skipUnreadable: options.skipInvalid ?? false,
@@ -116,6 +116,15 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
     await writer.abort();
     throw e;
   }
+}
+
+/**
+ * The File-set UID is derived from what the File-set holds and when it was made: the same inputs and
+ * clock give the same UID (reproducible media), any other File-set a different one.
+ */
+export function fileSetUID(scans: readonly ScanResult[], args: { fileSetId: string; profile: string; created: Date; uidRoot?: string }): string {
+  const sops = scans.flatMap((s) => (s.kind === 'instance' ? [s.instance.sopInstanceUID] : [])).sort();
+  return nameBasedUid(['dcmsafe File-set', args.created.toISOString(), args.fileSetId, args.profile, ...sops].join('|'), args.uidRoot);
 }
 
 /** One line per transcoded file, for people. */

@@ -4,6 +4,7 @@
  * randomness is injected, so a seeded run makes the same UIDs.
  */
 import { DcmsafeError } from '../errors/index.js';
+import { createHash } from 'node:crypto';
 import type { Random } from './random.js';
 
 const UID_PATTERN = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
@@ -35,4 +36,23 @@ export function uidGenerator(random: Random, root?: string): UidGenerator {
       return `${root}.${digits}`;
     },
   };
+}
+
+/**
+ * A UID derived from a name (RFC 9562 version 8 UUID from SHA-256, under 2.25; or the digits of the
+ * hash under `root`). The same name always gives the same UID, different names practically never
+ * the same: used where identical inputs must give identical output (the File-set UID).
+ */
+export function nameBasedUid(name: string, root?: string): string {
+  if (root !== undefined && (!isValidUid(root) || root.length > 40)) {
+    throw new DcmsafeError('USAGE', `UID root ${root} is not a valid UID prefix of at most 40 characters`, { root });
+  }
+  const b = createHash('sha256').update(name).digest().subarray(0, 16);
+  if (root === undefined) {
+    b[6] = ((b[6] as number) & 0x0f) | 0x80;
+    b[8] = ((b[8] as number) & 0x3f) | 0x80;
+    return `2.25.${BigInt(`0x${b.toString('hex')}`).toString()}`;
+  }
+  const digits = BigInt(`0x${b.toString('hex')}`).toString().slice(0, MAX_UID_LENGTH - root.length - 1).replace(/^0+/, '') || '1';
+  return `${root}.${digits}`;
 }

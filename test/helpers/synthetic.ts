@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DataSet } from '../../src/dicom/dataset.js';
+import type { DataSet } from '../../src/dicom/dataset.js';
 import { buildDataSet, encodeFileMeta, encodePart10, type ElementValue } from '../../src/dicom/part10/writer.js';
 import { T } from '../../src/dicom/tags.js';
 import type { VR } from '../../src/dicom/vr.js';

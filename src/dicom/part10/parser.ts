@@ -223,6 +223,17 @@ export class DataSetParser {
     }
   }
 
+  /** An item or delimiter header (PS3.5 §7.5): tag and 32-bit length, the same in explicit and implicit VR. */
+  private async readItemHeader(syntax: Syntax): Promise<{ offset: number; tag: Tag; length: number }> {
+    if ((await this.src.fill(8)) < 8) throw this.src.truncated(8);
+    const head = this.src.peek(8);
+    const offset = this.src.position;
+    const tag = syntax.littleEndian ? ((head.readUInt16LE(0) << 16) | head.readUInt16LE(2)) >>> 0 : ((head.readUInt16BE(0) << 16) | head.readUInt16BE(2)) >>> 0;
+    const length = syntax.littleEndian ? head.readUInt32LE(4) : head.readUInt32BE(4);
+    await this.src.skip(8);
+    return { offset, tag, length };
+  }
+
   private async parseItems(seqTag: Tag, end: number | undefined, syntax: Syntax, parent: DataSet, depth: number): Promise<DataSet[]> {
     const items: DataSet[] = [];
     for (;;) {
@@ -230,14 +241,7 @@ export class DataSetParser {
         if (this.src.position > end) throw this.error('PART10_BAD_SEQUENCE', 'item runs past the end of its sequence', this.src.position, seqTag);
         return items;
       }
-      if ((await this.src.fill(8)) < 8) throw this.src.truncated(8);
-      const head = this.src.peek(8);
-      const offset = this.src.position;
-      const tag = syntax.littleEndian
-        ? ((head.readUInt16LE(0) << 16) | head.readUInt16LE(2)) >>> 0
-        : ((head.readUInt16BE(0) << 16) | head.readUInt16BE(2)) >>> 0;
-      const length = syntax.littleEndian ? head.readUInt32LE(4) : head.readUInt32BE(4);
-      await this.src.skip(8);
+      const { offset, tag, length } = await this.readItemHeader(syntax);
       if (tag === SEQUENCE_DELIMITATION) {
         if (end !== undefined) this.warn('STRAY_DELIMITER', 'sequence delimitation in a sequence of defined length', offset);
         return items;
@@ -283,14 +287,7 @@ export class DataSetParser {
   async parseFragments(tag: Tag, syntax: Syntax): Promise<Fragment[]> {
     const fragments: Fragment[] = [];
     for (;;) {
-      if ((await this.src.fill(8)) < 8) throw this.src.truncated(8);
-      const head = this.src.peek(8);
-      const offset = this.src.position;
-      const itemTag = syntax.littleEndian
-        ? ((head.readUInt16LE(0) << 16) | head.readUInt16LE(2)) >>> 0
-        : ((head.readUInt16BE(0) << 16) | head.readUInt16BE(2)) >>> 0;
-      const length = syntax.littleEndian ? head.readUInt32LE(4) : head.readUInt32BE(4);
-      await this.src.skip(8);
+      const { offset, tag: itemTag, length } = await this.readItemHeader(syntax);
       if (itemTag === SEQUENCE_DELIMITATION) return fragments;
       if (itemTag !== ITEM) throw new DcmsafeError('PIXEL_FRAGMENTS', `${this.src.name}: expected a fragment item in ${formatTag(tag)}, found ${formatTag(itemTag)} at offset ${offset}`, { file: this.src.name, offset, tag: formatTag(tag) });
       if (length === UNDEFINED_LENGTH) throw new DcmsafeError('PIXEL_FRAGMENTS', `${this.src.name}: fragment of undefined length at offset ${offset}`, { file: this.src.name, offset });

@@ -296,7 +296,7 @@ interface CodecCall {
   readonly sampleBytes: number;
   /** Whether the codec's output is colour-by-plane. */
   readonly planar: boolean;
-  readonly run: (lib: CodecLibrary, context: CodecContext) => CodecContext;
+  readonly run: (context: CodecContext) => CodecContext;
 }
 
 function bytesFor(precision: number): number {
@@ -312,6 +312,7 @@ function prepare(lib: CodecLibrary, encoded: Buffer, r: FrameDecodeRequest): Cod
       bitsStored: Math.min(r.bitsStored, overrides.bitsAllocated ?? r.bitsAllocated),
       samplesPerPixel: r.samplesPerPixel,
       pixelRepresentation: overrides.pixelRepresentation ?? r.pixelRepresentation,
+      // Only the RLE decoder reads it, and writes that layout directly.
       planarConfiguration: r.planarConfiguration,
       photometricInterpretation: r.photometricInterpretation,
       encodedBuffer: encoded,
@@ -336,7 +337,7 @@ function prepare(lib: CodecLibrary, encoded: Buffer, r: FrameDecodeRequest): Cod
         context: context({ bitsAllocated: sampleBytes * 8 }),
         sampleBytes,
         planar: false,
-        run: (lib2, c) => lib2.NativeCodecs.decodeJpeg(c, { convertColorspaceToRgb: r.convertToRgb }),
+        run: (c) => lib.NativeCodecs.decodeJpeg(c, { convertColorspaceToRgb: r.convertToRgb }),
       };
     }
     case 'jpeg-ls': {
@@ -345,7 +346,7 @@ function prepare(lib: CodecLibrary, encoded: Buffer, r: FrameDecodeRequest): Cod
       checkSize(h.columns, h.rows, h.components);
       const sampleBytes = checkPrecision(h.precision);
       // CharLS returns the samples as scanned: one scan per component (interleave none) is by plane.
-      return { context: context({ bitsAllocated: sampleBytes * 8 }), sampleBytes, planar: h.components > 1 && h.interleave === 0, run: (lib2, c) => lib2.NativeCodecs.decodeJpegLs(c) };
+      return { context: context({ bitsAllocated: sampleBytes * 8 }), sampleBytes, planar: h.components > 1 && h.interleave === 0, run: (c) => lib.NativeCodecs.decodeJpegLs(c) };
     }
     case 'jpeg2000':
     case 'htj2k': {
@@ -361,7 +362,7 @@ function prepare(lib: CodecLibrary, encoded: Buffer, r: FrameDecodeRequest): Cod
       if (r.decoder === 'jpeg2000') {
         // OpenJPEG output is written by the adapter only as 8-bit when there are three components.
         if (h.components > 1 && sampleBytes > 1) throw new Error(`${h.components} components of ${precision} bits are not supported by the JPEG 2000 decoder`);
-        return { context: context({ bitsAllocated: sampleBytes * 8 }), sampleBytes, planar: false, run: (lib2, c) => lib2.NativeCodecs.decodeJpeg2000(c) };
+        return { context: context({ bitsAllocated: sampleBytes * 8 }), sampleBytes, planar: false, run: (c) => lib.NativeCodecs.decodeJpeg2000(c) };
       }
       // The HTJ2K adapter clamps each sample to the range of the output type it is told; telling it
       // the codestream's own signedness keeps every bit pattern, and 8-bit signed output would clip.
@@ -370,13 +371,13 @@ function prepare(lib: CodecLibrary, encoded: Buffer, r: FrameDecodeRequest): Cod
         context: context({ pixelRepresentation: h.signed[0] ? 1 : 0 }),
         sampleBytes: r.bitsAllocated / 8,
         planar: false,
-        run: (lib2, c) => lib2.NativeCodecs.decodeHtJpeg2000(c),
+        run: (c) => lib.NativeCodecs.decodeHtJpeg2000(c),
       };
     }
     case 'rle': {
       const bytesPerSample = r.bitsAllocated / 8;
       checkRleFrame(encoded, bytesPerSample * r.samplesPerPixel, r.rows * r.columns);
-      return { context: context({}), sampleBytes: bytesPerSample, planar: r.samplesPerPixel > 1 && r.planarConfiguration === 1, run: (lib2, c) => lib2.NativeCodecs.decodeRle(c) };
+      return { context: context({}), sampleBytes: bytesPerSample, planar: r.samplesPerPixel > 1 && r.planarConfiguration === 1, run: (c) => lib.NativeCodecs.decodeRle(c) };
     }
   }
 }
@@ -396,7 +397,7 @@ export async function decodeFrame(encoded: Buffer, request: FrameDecodeRequest, 
   }
   let result: CodecContext;
   try {
-    result = call.run(lib, call.context);
+    result = call.run(call.context);
   } catch (e) {
     discardInstance();
     throw decodeError(where, `${request.decoder} decoder failed: ${(e as Error).message}`, e);

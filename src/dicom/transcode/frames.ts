@@ -56,8 +56,8 @@ export interface FrameIndex {
   readonly frames: readonly (readonly Fragment[])[];
 }
 
-/** Size of an Item tag and length: BOT and EOT offsets count them, fragment values do not. */
-const ITEM_HEADER = 8;
+/** Bytes at the start of a fragment enough to recognise any codestream opening (see opensFrame). */
+const OPENING_BYTES = 8;
 
 function fragmentsError(name: string, message: string, data: Record<string, unknown> = {}, cause?: unknown): DcmsafeError {
   return new DcmsafeError('PIXEL_FRAGMENTS', `${name}: ${message}`, { file: name, tag: formatTag(T.PixelData), ...data }, cause === undefined ? undefined : { cause });
@@ -256,9 +256,9 @@ export async function locateFrames(reader: RandomAccessReader, header: Part10Hea
     bot = parseBasicOffsetTable(await readValue(reader, basicOffsetTable.offset, basicOffsetTable.length, name, 'Basic Offset Table'), name);
   }
   const input = { name, numberOfFrames, fragments, basicOffsetTable: bot, ...(extendedOffsetTable ? { extendedOffsetTable } : {}) };
-  if (frameIndexMethod(input) !== 'frame-markers') return indexFrames(input);
+  if (frameIndexMethod(input) !== 'frame-markers' || fragments.length < numberOfFrames) return indexFrames(input);
   const opens: boolean[] = [];
-  for (const f of fragments) opens.push(opensFrame(decoder, await reader.read(f.offset, Math.min(f.length, ITEM_HEADER))));
+  for (const f of fragments) opens.push(opensFrame(decoder, await reader.read(f.offset, Math.min(f.length, OPENING_BYTES))));
   return indexFrames({ ...input, opensFrame: opens });
 }
 

@@ -11,7 +11,7 @@ import { BufferReader } from '../../../src/media/io/random-access-reader.js';
 import { readPart10Header, type Part10Header } from '../../../src/dicom/part10/header.js';
 import { decodeFrames, planDecode, type DecodePlan } from '../../../src/dicom/transcode/decode-pixels.js';
 import { changePlanarConfiguration } from '../../../src/dicom/transcode/codecs.js';
-import { indexFrames, locateFrames, opensFrame, readFrame, type FrameIndex } from '../../../src/dicom/transcode/frames.js';
+import { indexFrames, locateFrames, opensFrame, parseBasicOffsetTable, parseExtendedOffsetTable, readFrame, type FrameIndex } from '../../../src/dicom/transcode/frames.js';
 
 const RLE = '1.2.840.10008.1.2.5';
 const JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
@@ -241,8 +241,10 @@ describe('locateFrames: hostile layouts end in PIXEL_FRAGMENTS', () => {
     const e = await expectCode(locate(withBot(u32s([0, 18])), 3), 'PIXEL_FRAGMENTS');
     expect(e.message).toMatch(/3 frames/);
   });
-  it('a Basic Offset Table that is not a list of 32-bit offsets', async () => {
+  it('a Basic Offset Table that is not a list of 32-bit offsets, one per frame', async () => {
     await expectCode(locate(withBot(Buffer.alloc(6)), 3), 'PIXEL_FRAGMENTS');
+    await expectCode(() => parseBasicOffsetTable(Buffer.alloc(6), 'x'), 'PIXEL_FRAGMENTS');
+    await expectCode(() => parseExtendedOffsetTable(Buffer.alloc(12), Buffer.alloc(8), 'x'), 'PIXEL_FRAGMENTS');
   });
   it('fewer fragments than frames', async () => {
     await expectCode(locate(withBot(Buffer.alloc(0), '4'), 4), 'PIXEL_FRAGMENTS');
