@@ -3,24 +3,26 @@
  * text README in the File-set root, in the default repertoire (ASCII), so no Specific Character Set
  * of File-set Descriptor File is needed. It names no patient: the disc label and INDEX.HTM do that.
  */
+import { DcmsafeError } from '../errors/index.js';
 import type { FileSetPlan } from '../dicom/fileset/plan.js';
 import type { ApplicationProfile } from '../dicom/profiles/profiles.js';
 import { IMPLEMENTATION_VERSION_NAME } from '../dicom/part10/writer.js';
+import { renderTemplate } from '../util/template.js';
 
 export function fileSetDescriptor(plan: FileSetPlan, profile: ApplicationProfile, created: Date): Buffer {
   const patients = plan.fileSet.roots.filter((r) => r.type === 'PATIENT');
-  const studies = patients.reduce((n, p) => n + p.children.length, 0);
-  const lines = [
-    `DICOM File-set ${plan.fileSet.fileSetId}`,
-    '',
-    `This medium holds a DICOM File-set (PS3.10) under the application profile ${profile.id}`,
-    `(${profile.title}, PS3.11 Annex ${profile.annex}).`,
-    `The DICOMDIR file in this folder indexes ${plan.instances.length} DICOM instance(s) of ${patients.length} patient(s) in ${studies} study(ies).`,
-    'Open it with any DICOM viewer. The DICOM files are under the folder DICOM; their names carry no meaning.',
-    '',
-    `File-set UID: ${plan.fileSet.fileSetUID}`,
-    `Created: ${created.toISOString()} by dcmsafe (${IMPLEMENTATION_VERSION_NAME})`,
-    '',
-  ];
-  return Buffer.from(lines.join('\r\n'), 'ascii');
+  const text = renderTemplate('fileset-readme.txt', {
+    fileSetId: plan.fileSet.fileSetId,
+    profileId: profile.id,
+    profileTitle: profile.title,
+    profileAnnex: profile.annex,
+    instances: plan.instances.length,
+    patients: patients.length,
+    studies: patients.reduce((n, p) => n + p.children.length, 0),
+    fileSetUID: plan.fileSet.fileSetUID,
+    created: created.toISOString(),
+    implementation: IMPLEMENTATION_VERSION_NAME,
+  });
+  if (/[^\x20-\x7e\n]/.test(text)) throw new DcmsafeError('INTERNAL', 'the File-set descriptor must be ASCII');
+  return Buffer.from(text.replace(/\n/g, '\r\n'), 'ascii');
 }
