@@ -41,6 +41,23 @@ export const ERROR_CODES = {
   FILESET_EMPTY: { fault: 'input', summary: 'No DICOM instance among the inputs can be placed on media.' },
   FILESET_ID_INVALID: { fault: 'usage', summary: 'The File-set ID is longer than 16 characters or uses characters outside A-Z 0-9 _ and space.' },
   PROFILE_UNKNOWN: { fault: 'usage', summary: 'The application profile is not known.' },
+  // Secure DICOM Files: CMS (PS3.10 §7.4, PS3.15 Annex D.1, RFC 5652)
+  CMS_NOT_SECURE: { fault: 'input', summary: 'The file is not a CMS EnvelopedData (not a Secure DICOM File).' },
+  CMS_MALFORMED: { fault: 'input', summary: 'The CMS structure is malformed (bad ASN.1, wrong content types, inconsistent lengths).' },
+  CMS_TRUNCATED: { fault: 'input', summary: 'The CMS structure ends before its declared length.' },
+  CMS_UNSUPPORTED: { fault: 'input', summary: 'An algorithm or structure in the CMS file is not supported.' },
+  CMS_NO_RECIPIENT: { fault: 'input', summary: 'None of the given keys or passwords belongs to a recipient of the file.' },
+  CMS_WRONG_PASSWORD: { fault: 'input', summary: 'The password does not open the file (key unwrap check failed).' },
+  CMS_WRONG_KEY: { fault: 'input', summary: 'The private key does not open the file (key transport decryption failed).' },
+  CMS_DECRYPT_FAILED: { fault: 'input', summary: 'The encrypted content does not decrypt (bad padding): altered or truncated.' },
+  CMS_CONTENT_LENGTH: { fault: 'internal', summary: 'The content given to the CMS writer is not as long as planned.' },
+  PASSWORD_INVALID: { fault: 'usage', summary: 'A password uses characters outside printable US-ASCII (ISO-IR 6) or is empty.' },
+  // Keys and certificates
+  KEY_UNREADABLE: { fault: 'input', summary: 'A private key cannot be read (format unknown or damaged).' },
+  KEY_PASSPHRASE: { fault: 'input', summary: 'A private key or PKCS#12 file needs a passphrase, or the passphrase is wrong.' },
+  KEY_MISMATCH: { fault: 'usage', summary: 'The private key does not belong to the certificate.' },
+  CERT_UNREADABLE: { fault: 'input', summary: 'A certificate or CRL cannot be read.' },
+  SECRET_SOURCE: { fault: 'usage', summary: 'A passphrase or password source (file, environment variable, prompt) cannot be read.' },
   // Command line and output
   USAGE: { fault: 'usage', summary: 'The command line is wrong.' },
   OUTPUT_NOT_EMPTY: { fault: 'usage', summary: 'The output folder exists and is not empty.' },
