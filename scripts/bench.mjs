@@ -1,7 +1,8 @@
 // npm run bench [-- --quick]: proves that creating media streams, with memory flat as inputs grow.
 // Each case runs in its own process and reports throughput and peak resident memory.
-// Cases: copy (large files that go on media as they are) and reencode (a large implicit VR file
-// rewritten as Explicit VR Little Endian, value by value).
+// Cases: copy (large files that go on media as they are), reencode (a large implicit VR file
+// rewritten as Explicit VR Little Endian, value by value) and secure (one 1 GiB file signed and
+// encrypted as a Secure DICOM File).
 import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,9 +58,9 @@ function implicitHeader(i) {
   return Buffer.concat([encodeFileMeta({ sopClassUID: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUID: `1.2.826.0.1.3680043.10.999.${i}`, transferSyntaxUID: '1.2.840.10008.1.2' }), ...parts]);
 }
 
-function runCase(name, inputs, bytes) {
+function runCase(name, inputs, bytes, mode = 'plain') {
   const out = path.join(path.dirname(inputs), `${name}-out`);
-  const r = spawnSync(process.execPath, [path.join(here, 'bench-create-child.mjs'), inputs, out], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(here, 'bench-create-child.mjs'), inputs, out, mode], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${name}: ${r.stderr}`);
   const { seconds, maxRssMB } = JSON.parse(r.stdout);
   const mbps = bytes / MiB / seconds;
@@ -81,8 +82,18 @@ try {
   spawnSync('mkdir', ['-p', reDir]);
   writeLarge(path.join(reDir, 'implicit.dcm'), implicitHeader(100), perFile * (quick ? 1 : 2), 'OW', false);
 
+  const secureDir = path.join(root, 'secure');
+  const secureBytes = quick ? 128 * MiB : 1024 * MiB;
+  spawnSync('mkdir', ['-p', secureDir]);
+  writeLarge(path.join(secureDir, 'large.dcm'), encodePart10({ sopClassUID: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUID: '1.2.826.0.1.3680043.10.999.200' }, buildDataSet(identity(200))), secureBytes);
+
   console.log(`dcmsafe bench${quick ? ' (quick)' : ''}: create --media folder, peak RSS target < ${RSS_LIMIT_MB} MB`);
-  const peaks = [runCase('copy', copyDir, perFile * files), runCase('reencode', reDir, perFile * (quick ? 1 : 2))];
+  const peaks = [
+    runCase('copy', copyDir, perFile * files),
+    runCase('reencode', reDir, perFile * (quick ? 1 : 2)),
+    // Issue 3: sign (SHA-256, RSA) and encrypt (AES-256-CBC) in one streaming pass.
+    runCase('secure', secureDir, secureBytes, 'secure'),
+  ];
   const worst = Math.max(...peaks);
   if (worst > RSS_LIMIT_MB) {
     console.error(`peak RSS ${worst.toFixed(0)} MB exceeds ${RSS_LIMIT_MB} MB`);

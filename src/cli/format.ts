@@ -26,6 +26,12 @@ export function formatCreateSummary(s: CreateSummary): string {
     `File-set ${s.fileSetId} (${s.profile}) written to ${s.output}`,
     `  ${plural(c.patients, 'patient')}, ${plural(c.studies, 'study')}, ${plural(c.series, 'series')}, ${plural(c.instances, 'instance')}, ${formatBytes(c.bytes)}`,
   ];
+  if (s.security) {
+    const sec = s.security;
+    out.push(`  Secure media: every file signed${sec.signed ? ` by ${sec.signer?.subject}` : ' (no signer: digest only)'} and encrypted with ${sec.cipher.toUpperCase()} for:`);
+    for (const r of sec.recipients) out.push(r.kind === 'password' ? `    a password (${r.kdf}, ${r.iterations} iterations)` : `    ${r.subject} (${r.keyTransport})`);
+    if (sec.legacy.length) out.push(`  Legacy algorithms on request: ${sec.legacy.join(', ')} (weak; only for old readers)`);
+  }
   for (const p of s.patients) {
     out.push(`  Patient ${p.patientName || '(no name)'}  ID ${p.patientId}${p.generatedId ? ' (generated: the files have no Patient ID)' : ''}`);
     for (const st of p.studies) {
@@ -64,4 +70,15 @@ export function formatSamplesSummary(s: SamplesSummary, out: string): string {
     }
   }
   return lines.join('\n');
+}
+
+/** The generated password, once, framed so a clerk can read it out or write it on the letter. */
+export function formatGeneratedPassword(password: string): string {
+  return [
+    '',
+    'Password for this medium (shown once, stored nowhere; give it to the recipient by another channel):',
+    '',
+    `    ${password}`,
+    '',
+  ].join('\n');
 }

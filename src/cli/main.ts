@@ -10,8 +10,15 @@ import { clockFromEnvironment } from '../util/clock.js';
 import { seededRandom, systemRandom } from '../util/random.js';
 import { createMedia, type CreateEvent } from '../pipelines/create-media.js';
 import { generateSamples } from '../samples/generate.js';
-import { formatCreateSummary, formatSamplesSummary } from './format.js';
+import { formatCreateSummary, formatGeneratedPassword, formatSamplesSummary } from './format.js';
+import { resolveSecurity } from './security-options.js';
+import { makeDemoPki } from '../security/pki/demo.js';
+import type { ContentCipher, DigestName } from '../security/cms/writer.js';
 import { runDemo } from './demo.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 interface GlobalState {
   json: boolean;
@@ -74,6 +81,17 @@ Exit codes: 0 ok, 1 verification failed, 2 usage, 3 unreadable or invalid input,
     .option('--allow-patient-mismatch', 'accept one Patient ID with different names or birth dates (merged under one PATIENT record)')
     .option('--skip-invalid', 'leave out DICOM files that cannot be read (listed) instead of refusing')
     .option('--uid-root <root>', 'UID root for the File-set UID (default: a UUID-derived 2.25 UID)')
+    .option('--sign-cert <pem>', 'sign every file with this certificate (secure media)')
+    .option('--sign-key <file>', 'private key of --sign-cert: PEM (PKCS#8, encrypted PKCS#8, PKCS#1) or PKCS#12')
+    .option('--sign-key-passphrase-file <file>', 'read the signing key passphrase from this file (else $DCMSAFE_KEY_PASSPHRASE, else a prompt)')
+    .option('--sign-chain <pem>', 'intermediate (and root) certificates to include with the signature')
+    .option('--recipient <cert>', 'encrypt for this certificate (repeatable); makes the media secure', collect, [])
+    .addOption(new Option('--key-transport <padding>', 'RSA key transport for --recipient').choices(['pkcs1', 'oaep']).default('pkcs1'))
+    .option('--password-file <file>', 'encrypt for the password in this file (first line)')
+    .option('--password-env <var>', 'encrypt for the password in this environment variable')
+    .option('--generate-password', 'encrypt for a new password (at least 100 bits), printed once and stored nowhere')
+    .addOption(new Option('--cipher <cipher>', 'content encryption (des-ede3 is legacy, for old readers only)').choices(['aes128', 'aes192', 'aes256', 'des-ede3']).default('aes256'))
+    .addOption(new Option('--digest <digest>', 'digest of the signature or DigestedData').choices(['sha256', 'sha384', 'sha512']).default('sha256'))
     .addOption(new Option('--seed <text>', 'seed the random generator (reproducible output, for tests)').hideHelp())
     .addHelpText(
       'after',
@@ -86,9 +104,28 @@ Files the profile takes as they are are copied byte for byte; others are convert
 Explicit VR Little Endian (never lossy) or refused with the profiles that would take them.
 Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
     )
-    .action(async (inputs: string[], opts: Record<string, string | boolean | undefined>) => {
+    .action(async (inputs: string[], opts: Record<string, string | boolean | string[] | undefined>) => {
       state.json = opts.json === true;
+      const random = typeof opts.seed === 'string' ? seededRandom(opts.seed) : systemRandom;
+      const resolved = await resolveSecurity(
+        {
+          ...(opts.signCert ? { signCert: opts.signCert as string } : {}),
+          ...(opts.signKey ? { signKey: opts.signKey as string } : {}),
+          ...(opts.signKeyPassphraseFile ? { signKeyPassphraseFile: opts.signKeyPassphraseFile as string } : {}),
+          signKeyPassphraseEnv: 'DCMSAFE_KEY_PASSPHRASE',
+          ...(opts.signChain ? { signChain: opts.signChain as string } : {}),
+          recipient: opts.recipient as string[],
+          keyTransport: opts.keyTransport as 'pkcs1' | 'oaep',
+          ...(opts.passwordFile ? { passwordFile: opts.passwordFile as string } : {}),
+          ...(opts.passwordEnv ? { passwordEnv: opts.passwordEnv as string } : {}),
+          generatePassword: opts.generatePassword === true,
+          cipher: opts.cipher as ContentCipher,
+          digest: opts.digest as DigestName,
+        },
+        random,
+      );
       const summary = await createMedia({
+        ...(resolved.security ? { security: resolved.security } : {}),
         inputs,
         media: opts.media as 'folder',
         out: opts.out as string,
@@ -98,10 +135,12 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
         skipInvalid: opts.skipInvalid === true,
         ...(opts.uidRoot ? { uidRoot: opts.uidRoot as string } : {}),
         clock: clockFromEnvironment(),
-        random: typeof opts.seed === 'string' ? seededRandom(opts.seed) : systemRandom,
+        random,
         onEvent: progress,
       });
-      print(state.json ? summary : formatCreateSummary(summary));
+      const withPassword = resolved.generatedPassword ? { ...summary, generatedPassword: resolved.generatedPassword } : summary;
+      print(state.json ? withPassword : formatCreateSummary(summary));
+      if (resolved.generatedPassword && !state.json) print(formatGeneratedPassword(resolved.generatedPassword));
     });
 
   program
@@ -113,6 +152,18 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
       state.json = opts.json === true;
       const summary = await generateSamples(opts.out);
       print(state.json ? summary : formatSamplesSummary(summary, opts.out));
+    });
+
+  const pki = program.command('pki').description('Keys and certificates.');
+  pki
+    .command('demo')
+    .description('Make a demo PKI: root CA, media signer, recipient, TLS server and client for 127.0.0.1 (DEMO, not for clinical use).')
+    .requiredOption('--out <dir>', 'output folder; must not exist or be empty')
+    .option('--json', 'print one JSON document instead of text')
+    .action(async (opts: { out: string; json?: boolean }) => {
+      state.json = opts.json === true;
+      const summary = await makeDemoPki(opts.out, { now: clockFromEnvironment().now() });
+      print(state.json ? summary : `Demo PKI (not for clinical use) written to ${opts.out}`);
     });
 
   program

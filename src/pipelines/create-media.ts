@@ -7,7 +7,8 @@ import { DcmsafeError } from '../errors/index.js';
 import { encodeDicomdir } from '../dicom/dicomdir/encode.js';
 import { planFileSet, type FileSetPlan } from '../dicom/fileset/plan.js';
 import { scanFile, type ScanResult } from '../dicom/fileset/scan.js';
-import { DEFAULT_PROFILE_FOR_MEDIA, findProfile, type ApplicationProfile, type MediaKind } from '../dicom/profiles/profiles.js';
+import { DEFAULT_PROFILE_FOR_MEDIA, findProfile, secureTwin, type ApplicationProfile, type MediaKind } from '../dicom/profiles/profiles.js';
+import { describeSecurity, once, protect, type MediaSecurity } from './protect.js';
 import { prepareOutput } from '../dicom/transcode/transcode.js';
 import { transferSyntaxName } from '../dicom/transfer-syntax.js';
 import { checkOutputFolder, FolderWriter } from '../media/folder/write-folder.js';
@@ -36,6 +37,8 @@ export interface CreateOptions {
   readonly allowPatientMismatch?: boolean;
   readonly skipInvalid?: boolean;
   readonly uidRoot?: string;
+  /** Sign and encrypt every file (secure media): the profile becomes its STD-GEN-SEC twin. */
+  readonly security?: MediaSecurity;
   readonly clock?: Clock;
   readonly random?: Random;
   readonly onEvent?: (event: CreateEvent) => void;
@@ -50,8 +53,12 @@ export function checkFileSetId(id: string): string {
   return id;
 }
 
-export function profileFor(media: MediaKind, id?: string): ApplicationProfile {
-  return findProfile(id ?? DEFAULT_PROFILE_FOR_MEDIA[media]);
+export function profileFor(media: MediaKind, id: string | undefined, secure: boolean): ApplicationProfile {
+  const profile = findProfile(id ?? DEFAULT_PROFILE_FOR_MEDIA[media]);
+  if (profile.secure && !secure) {
+    throw new DcmsafeError('USAGE', `${profile.id} is a secure profile: give --recipient or a password to encrypt the media`, { profile: profile.id });
+  }
+  return secure ? secureTwin(profile) : profile;
 }
 
 export async function createMedia(options: CreateOptions): Promise<CreateSummary> {
@@ -61,7 +68,7 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
   if (options.media !== 'folder') {
     throw new DcmsafeError('USAGE', `--media ${options.media} is not available yet; use --media folder`, { media: options.media });
   }
-  const profile = profileFor(options.media, options.profile);
+  const profile = profileFor(options.media, options.profile, options.security !== undefined);
   const fileSetId = checkFileSetId(options.fileSetId ?? DEFAULT_FILESET_ID);
   if (options.uidRoot) nameBasedUid('check', options.uidRoot); // a bad root is a usage error before any work
   await checkOutputFolder(options.out); // before reading inputs: a wrong --out should not cost a scan
@@ -78,7 +85,7 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
   const plan: FileSetPlan = planFileSet(scans, {
     profile,
     fileSetId,
-    fileSetUID: fileSetUID(scans, { fileSetId, profile: profile.id, created: clock.now(), ...(options.uidRoot ? { uidRoot: options.uidRoot } : {}) }),
+    fileSetUID: fileSetUID(scans, { fileSetId, created: clock.now(), ...(options.uidRoot ? { uidRoot: options.uidRoot } : {}) }),
     clock,
     allowPatientMismatch: options.allowPatientMismatch ?? false,
     skipUnreadable: options.skipInvalid ?? false,
@@ -96,22 +103,25 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
     for (const [index, p] of plan.instances.entries()) {
       const out = await prepareOutput(p.instance.path, p.kind, { sopClassUID: p.instance.sopClassUID, sopInstanceUID: p.instance.sopInstanceUID });
       try {
-        const bytes = await writer.writeFile(p.fileId, out.stream(), out.size);
+        const file = protect(options.security, out, { clock, random });
+        const bytes = await writer.writeFile(p.fileId, file.stream(), file.size);
         written.push({ fileId: p.fileId, bytes });
         emit({ type: 'wrote', fileId: p.fileId.join('\\'), index, total: plan.instances.length, bytes, kind: p.kind });
       } finally {
         await out.close();
       }
     }
-    const dicomdir = encodeDicomdir(plan.fileSet);
-    await writer.writeBytes(['DICOMDIR'], dicomdir);
-    emit({ type: 'wrote-dicomdir', bytes: dicomdir.length });
+    // The DICOMDIR's offsets describe the inner (plain) file; on secure media it is wrapped like any other.
+    const plainDicomdir = encodeDicomdir(plan.fileSet);
+    const dicomdir = protect(options.security, { size: plainDicomdir.length, stream: () => once(plainDicomdir) }, { clock, random });
+    const dicomdirBytes = await writer.writeFile(['DICOMDIR'], dicomdir.stream(), dicomdir.size);
+    emit({ type: 'wrote-dicomdir', bytes: dicomdirBytes });
     const readme = fileSetDescriptor(plan, profile, clock.now());
     await writer.writeBytes(plan.fileSet.descriptorFileId ?? ['README'], readme);
     const output = await writer.commit();
     emit({ type: 'done', output });
-    const bytes = written.reduce((n, w) => n + w.bytes, 0) + dicomdir.length + readme.length;
-    return summarize({ plan, profile, media: options.media, output, bytes, ignoredInputs: ignored });
+    const bytes = written.reduce((n, w) => n + w.bytes, 0) + dicomdirBytes + readme.length;
+    return summarize({ plan, profile, media: options.media, output, bytes, ignoredInputs: ignored, ...(options.security ? { security: describeSecurity(options.security) } : {}) });
   } catch (e) {
     await writer.abort();
     throw e;
@@ -120,11 +130,12 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
 
 /**
  * The File-set UID is derived from what the File-set holds and when it was made: the same inputs and
- * clock give the same UID (reproducible media), any other File-set a different one.
+ * clock give the same UID (reproducible media), any other File-set a different one. Plain and secure
+ * media of the same File-set share it: the secure DICOMDIR wraps exactly the plain one.
  */
-export function fileSetUID(scans: readonly ScanResult[], args: { fileSetId: string; profile: string; created: Date; uidRoot?: string }): string {
+export function fileSetUID(scans: readonly ScanResult[], args: { fileSetId: string; created: Date; uidRoot?: string }): string {
   const sops = scans.flatMap((s) => (s.kind === 'instance' ? [s.instance.sopInstanceUID] : [])).sort();
-  return nameBasedUid(['dcmsafe File-set', args.created.toISOString(), args.fileSetId, args.profile, ...sops].join('|'), args.uidRoot);
+  return nameBasedUid(['dcmsafe File-set', args.created.toISOString(), args.fileSetId, ...sops].join('|'), args.uidRoot);
 }
 
 /** One line per transcoded file, for people. */

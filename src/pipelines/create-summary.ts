@@ -27,12 +27,24 @@ export interface PatientSummary {
   readonly studies: StudySummary[];
 }
 
+export interface SecuritySummary {
+  readonly cipher: string;
+  readonly digest: string;
+  readonly signed: boolean;
+  readonly signer?: { subject: string; issuer: string; serialNumber: string };
+  readonly recipients: Array<{ kind: 'certificate'; subject: string; serialNumber: string; keyTransport: string } | { kind: 'password'; kdf: string; iterations: number }>;
+  /** Algorithms chosen only for old readers (PS3.15 D.1 makes readers accept them). */
+  readonly legacy: string[];
+}
+
 export interface CreateSummary {
   readonly output: string;
   readonly media: MediaKind;
   readonly profile: string;
   readonly fileSetId: string;
   readonly fileSetUID: string;
+  /** Present on secure media: how every file was signed and encrypted. */
+  readonly security?: SecuritySummary;
   readonly counts: { patients: number; studies: number; series: number; instances: number; bytes: number };
   readonly patients: PatientSummary[];
   readonly topLevel: Array<{ recordType: string; sopInstanceUID: string; fileId: string }>;
@@ -65,6 +77,7 @@ export function summarize(args: {
   output: string;
   bytes: number;
   ignoredInputs: Array<{ path: string; reason: string }>;
+  security?: SecuritySummary;
 }): CreateSummary {
   const { plan } = args;
   const generated = new Set(plan.generatedPatientIds.map((g) => g.patientId));
@@ -102,6 +115,7 @@ export function summarize(args: {
     profile: args.profile.id,
     fileSetId: plan.fileSet.fileSetId,
     fileSetUID: plan.fileSet.fileSetUID,
+    ...(args.security ? { security: args.security } : {}),
     counts: { patients: patients.length, studies, series, instances: plan.instances.length, bytes: args.bytes },
     patients,
     topLevel,

@@ -103,3 +103,6 @@ export function corpusManifest(): CorpusEntry[] {
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** Every corpus folder but malformed/: the inputs of the acceptance runs. */
+export const CORPUS_FOLDERS = ['charset', 'cr-dx', 'ct', 'doc', 'fileset', 'mr', 'nm-pet', 'no-meta', 'other', 'pr', 'rt', 'seg', 'sr', 'transfer-syntax', 'us'];

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { CORPUS, describeWithTools, PYTHON, REPO, run, tempDir } from '../helpers/env.js';
+import { CORPUS, CORPUS_FOLDERS, describeWithTools, PYTHON, REPO, run, tempDir } from '../helpers/env.js';
 
 const CLI = path.join(REPO, 'dist/cli/main.js');
 const PY = path.join(REPO, 'test/interop/py');
@@ -84,8 +84,6 @@ function checkFileSet(name: string, inputs: () => string[], extraArgs: string[] 
     });
   });
 }
-
-const CORPUS_FOLDERS = ['charset', 'cr-dx', 'ct', 'doc', 'fileset', 'mr', 'nm-pet', 'no-meta', 'other', 'pr', 'rt', 'seg', 'sr', 'transfer-syntax', 'us'];
 
 checkFileSet('create over every non-malformed corpus file (STD-GEN-CD)', () => CORPUS_FOLDERS.map((f) => path.join(CORPUS, f)));
 checkFileSet('create over the corpus with STD-GEN-USB-J2K', () => CORPUS_FOLDERS.map((f) => path.join(CORPUS, f)), ['--profile', 'STD-GEN-USB-J2K']);

@@ -8,7 +8,10 @@ import type { Tag } from '../tag.js';
 import { T } from '../tags.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../transfer-syntax.js';
 
-export type ProfileId = 'STD-GEN-CD' | 'STD-GEN-DVD-JPEG' | 'STD-GEN-DVD-J2K' | 'STD-GEN-USB-JPEG' | 'STD-GEN-USB-J2K' | 'STD-GEN-BD';
+export type PlainProfileId = 'STD-GEN-CD' | 'STD-GEN-DVD-JPEG' | 'STD-GEN-DVD-J2K' | 'STD-GEN-USB-JPEG' | 'STD-GEN-USB-J2K' | 'STD-GEN-BD';
+/** The secure twins (PS3.11 D.3.5, H.3.5, J.3.5): the same media and syntaxes, every file a Secure DICOM File. */
+export type SecureProfileId = 'STD-GEN-SEC-CD' | 'STD-GEN-SEC-DVD-JPEG' | 'STD-GEN-SEC-DVD-J2K' | 'STD-GEN-SEC-USB-JPEG' | 'STD-GEN-SEC-USB-J2K' | 'STD-GEN-SEC-BD';
+export type ProfileId = PlainProfileId | SecureProfileId;
 
 export type MediaKind = 'cd' | 'dvd' | 'bd' | 'usb' | 'zip' | 'folder';
 
@@ -22,6 +25,8 @@ export interface ExtraKey {
 
 export interface ApplicationProfile {
   readonly id: ProfileId;
+  /** Every file, the DICOMDIR included, is a Secure DICOM File (PS3.10 §7.4, PS3.15 D.1). */
+  readonly secure: boolean;
   readonly annex: 'D' | 'H' | 'J';
   readonly title: string;
   readonly transferSyntaxes: readonly string[];
@@ -75,20 +80,31 @@ const ANNEX_H_KEYS = {
   ],
 } as const satisfies ApplicationProfile['extraKeys'];
 
-export const PROFILES: readonly ApplicationProfile[] = [
-  { id: 'STD-GEN-CD', annex: 'D', title: 'General Purpose CD-R Interchange', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN], extraKeys: ANNEX_D_KEYS },
-  { id: 'STD-GEN-BD', annex: 'D', title: 'General Purpose BD Interchange', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN], extraKeys: ANNEX_D_KEYS },
-  { id: 'STD-GEN-DVD-JPEG', annex: 'H', title: 'General Purpose DVD Interchange with JPEG', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN, ...JPEG], extraKeys: ANNEX_H_KEYS },
-  { id: 'STD-GEN-DVD-J2K', annex: 'H', title: 'General Purpose DVD Interchange with JPEG 2000', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN, ...J2K], extraKeys: ANNEX_H_KEYS },
-  { id: 'STD-GEN-USB-JPEG', annex: 'J', title: 'General Purpose USB and Flash Memory with JPEG', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN, ...JPEG], extraKeys: ANNEX_H_KEYS },
-  { id: 'STD-GEN-USB-J2K', annex: 'J', title: 'General Purpose USB and Flash Memory with JPEG 2000', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN, ...J2K], extraKeys: ANNEX_H_KEYS },
+const PLAIN_PROFILES: readonly ApplicationProfile[] = [
+  { id: 'STD-GEN-CD', secure: false, annex: 'D', title: 'General Purpose CD-R Interchange', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN], extraKeys: ANNEX_D_KEYS },
+  { id: 'STD-GEN-BD', secure: false, annex: 'D', title: 'General Purpose BD Interchange', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN], extraKeys: ANNEX_D_KEYS },
+  { id: 'STD-GEN-DVD-JPEG', secure: false, annex: 'H', title: 'General Purpose DVD Interchange with JPEG', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN, ...JPEG], extraKeys: ANNEX_H_KEYS },
+  { id: 'STD-GEN-DVD-J2K', secure: false, annex: 'H', title: 'General Purpose DVD Interchange with JPEG 2000', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN, ...J2K], extraKeys: ANNEX_H_KEYS },
+  { id: 'STD-GEN-USB-JPEG', secure: false, annex: 'J', title: 'General Purpose USB and Flash Memory with JPEG', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN, ...JPEG], extraKeys: ANNEX_H_KEYS },
+  { id: 'STD-GEN-USB-J2K', secure: false, annex: 'J', title: 'General Purpose USB and Flash Memory with JPEG 2000', transferSyntaxes: [EXPLICIT_VR_LITTLE_ENDIAN, ...J2K], extraKeys: ANNEX_H_KEYS },
 ];
+
+function secureTwinOf(p: ApplicationProfile): ApplicationProfile {
+  return { ...p, id: p.id.replace('STD-GEN-', 'STD-GEN-SEC-') as SecureProfileId, secure: true, title: `${p.title}, Secure` };
+}
+
+export const PROFILES: readonly ApplicationProfile[] = [...PLAIN_PROFILES, ...PLAIN_PROFILES.map(secureTwinOf)];
+
+/** The secure twin of a plain profile (a secure profile is its own twin). */
+export function secureTwin(profile: ApplicationProfile): ApplicationProfile {
+  return profile.secure ? profile : findProfile(profile.id.replace('STD-GEN-', 'STD-GEN-SEC-'));
+}
 
 /**
  * The profile used when none is named. A folder or ZIP has no profile of its own in PS3.11; we use
  * STD-GEN-CD there, because every reader must read Explicit VR Little Endian.
  */
-export const DEFAULT_PROFILE_FOR_MEDIA: Record<MediaKind, ProfileId> = {
+export const DEFAULT_PROFILE_FOR_MEDIA: Record<MediaKind, PlainProfileId> = {
   cd: 'STD-GEN-CD',
   dvd: 'STD-GEN-DVD-JPEG',
   bd: 'STD-GEN-BD',
@@ -109,5 +125,5 @@ export function profileAllows(profile: ApplicationProfile, transferSyntaxUID: st
 
 /** Profiles that take a transfer syntax as it is: named in the error when a file cannot be placed. */
 export function profilesAllowing(transferSyntaxUID: string): ProfileId[] {
-  return PROFILES.filter((p) => profileAllows(p, transferSyntaxUID)).map((p) => p.id);
+  return PLAIN_PROFILES.filter((p) => profileAllows(p, transferSyntaxUID)).map((p) => p.id);
 }

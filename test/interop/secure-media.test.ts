@@ -1,0 +1,162 @@
+/**
+ * Secure media (PS3.10 §7.4, PS3.15 D.1) checked by OpenSSL: every file, the DICOMDIR included,
+ * decrypts with `openssl cms -decrypt` (certificate recipient and password) and verifies with
+ * `openssl cms -verify` against the demo root CA to exactly the bytes plain media would hold. And
+ * while secure media is being made, no plaintext DICOM appears on disk.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { CORPUS, CORPUS_FOLDERS, describeWithTools, REPO, run, tempDir } from '../helpers/env.js';
+
+const CLI = path.join(REPO, 'dist/cli/main.js');
+const env = { ...process.env, SOURCE_DATE_EPOCH: '1767225600' };
+const INPUTS = CORPUS_FOLDERS.map((f) => path.join(CORPUS, f));
+
+function dcmsafe(args: string[]) {
+  return run(process.execPath, [CLI, ...args], { env });
+}
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+describeWithTools(['openssl'], 'secure media read back by OpenSSL', () => {
+  const tmp = tempDir();
+  const pki = path.join(tmp, 'pki');
+  const plain = path.join(tmp, 'plain');
+  const secure = path.join(tmp, 'secure');
+  const passwordFile = path.join(tmp, 'password.txt');
+  const password = 'correct horse battery staple 42';
+
+  beforeAll(() => {
+    expect(dcmsafe(['pki', 'demo', '--out', pki]).status).toBe(0);
+    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    const p = dcmsafe(['create', ...INPUTS, '--media', 'folder', '--out', plain]);
+    expect(p.status, p.stderr).toBe(0);
+    const s = dcmsafe([
+      'create', ...INPUTS, '--media', 'folder', '--out', secure,
+      '--sign-cert', path.join(pki, 'media-signer.pem'), '--sign-key', path.join(pki, 'media-signer.key'),
+      '--sign-chain', path.join(pki, 'demo-root-ca.pem'),
+      '--recipient', path.join(pki, 'media-recipient.pem'),
+      '--password-file', passwordFile, '--json',
+    ]);
+    expect(s.status, s.stderr).toBe(0);
+    expect((JSON.parse(s.stdout) as { profile: string }).profile).toBe('STD-GEN-SEC-CD');
+  }, 600_000);
+
+  it('has the same files as plain media, none of them plain DICOM', () => {
+    const rel = (root: string): string[] => files(root).map((f) => path.relative(root, f));
+    expect(rel(secure)).toEqual(rel(plain));
+    for (const f of files(secure).filter((x) => !x.endsWith('README'))) {
+      const head = readFileSync(f).subarray(0, 132);
+      expect(head.toString('latin1', 128, 132), f).not.toBe('DICM');
+      expect(head[0], f).toBe(0x30);
+    }
+  });
+
+  it('decrypts with the recipient key and verifies to the plain bytes, DICOMDIR included', () => {
+    const work = tempDir('dcmsafe-openssl-');
+    for (const f of files(secure).filter((x) => !x.endsWith('README'))) {
+      const rel = path.relative(secure, f);
+      const inner = path.join(work, 'inner.der');
+      const dec = run('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', f, '-recip', path.join(pki, 'media-recipient.pem'), '-inkey', path.join(pki, 'media-recipient.key'), '-out', inner]);
+      expect(dec.status, `${rel}: ${dec.stderr}`).toBe(0);
+      const out = path.join(work, 'plain.dcm');
+      const ver = run('openssl', ['cms', '-verify', '-inform', 'DER', '-in', wrapSignedData(inner, work), '-CAfile', path.join(pki, 'demo-root-ca.pem'), '-binary', '-out', out]);
+      expect(ver.status, `${rel}: ${ver.stderr}`).toBe(0);
+      expect(readFileSync(out).equals(readFileSync(path.join(plain, rel))), rel).toBe(true);
+    }
+  });
+
+  it('decrypts with the password', () => {
+    const work = tempDir('dcmsafe-openssl-');
+    // PBKDF2 at 600 000 iterations costs OpenSSL about 0.1 s a file: a sample is enough here.
+    for (const f of files(secure).filter((x) => !x.endsWith('README')).filter((_, i) => i % 10 === 0)) {
+      const inner = path.join(work, 'inner.der');
+      const dec = run('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', f, '-pwri_password', password, '-out', inner]);
+      expect(dec.status, `${f}: ${dec.stderr}`).toBe(0);
+    }
+  });
+});
+
+/** OpenSSL's -decrypt gives the bare SignedData; -verify wants a ContentInfo around it. */
+function wrapSignedData(innerPath: string, work: string): string {
+  const inner = readFileSync(innerPath);
+  const oid = Buffer.from('06092a864886f70d010702', 'hex'); // id-signedData
+  const explicit = Buffer.concat([Buffer.from([0xa0]), derLength(inner.length), inner]);
+  const body = Buffer.concat([oid, explicit]);
+  const out = path.join(work, 'contentinfo.der');
+  writeFileSync(out, Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]));
+  return out;
+}
+
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+describeWithTools(['openssl'], 'no plaintext on disk while secure media is made', () => {
+  it('never shows DICM at offset 128 or a patient name in any new file', async () => {
+    const tmp = tempDir();
+    const pki = path.join(tmp, 'pki');
+    expect(dcmsafe(['pki', 'demo', '--out', pki]).status).toBe(0);
+    const out = path.join(tmp, 'media');
+    const names = ['Doe^Archibald', 'Doe^Peter', 'CompressedSamples^CT1', 'Lestrade^G'];
+    // The child's temporary folder is inside the watched one, so its temporary files are seen too.
+    const childTmp = path.join(tmp, 'tmp');
+    mkdirSync(childTmp);
+    const watched = [tmp];
+    const before = new Set(watched.flatMap((d) => safeFiles(d)));
+    const child = spawn(process.execPath, [CLI, 'create', ...INPUTS, '--media', 'folder', '--out', out, '--recipient', path.join(pki, 'media-recipient.pem')], { env: { ...env, TMPDIR: childTmp }, stdio: 'ignore' });
+    const seen = new Set<string>();
+    const offending: string[] = [];
+    const inspect = (): void => {
+      for (const d of watched) {
+        for (const f of safeFiles(d)) {
+          if (before.has(f) || f.startsWith(pki)) continue;
+          let bytes: Buffer;
+          try {
+            bytes = readFileSync(f);
+          } catch {
+            continue; // renamed or removed meanwhile
+          }
+          seen.add(f);
+          const text = bytes.toString('latin1');
+          if (bytes.toString('latin1', 128, 132) === 'DICM' || names.some((n) => text.includes(n))) offending.push(f);
+        }
+      }
+    };
+    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let done = false;
+    void exit.then(() => (done = true));
+    while (!done) {
+      inspect();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    inspect();
+    expect(await exit).toBe(0);
+    expect(seen.size).toBeGreaterThan(10);
+    expect(offending).toEqual([]);
+  }, 300_000);
+});
+
+function safeFiles(dir: string): string[] {
+  try {
+    return files(dir);
+  } catch {
+    return [];
+  }
+}
