@@ -65,6 +65,30 @@ export abstract class ByteSource {
     return out;
   }
 
+  /** Exactly `n` buffered bytes without copying: valid until the next read (headers, small values). */
+  async view(n: number): Promise<Buffer> {
+    const have = await this.fill(n);
+    if (have < n) throw this.truncated(n);
+    const out = this.buf.subarray(this.bufPos, this.bufPos + n);
+    this.bufPos += n;
+    return out;
+  }
+
+  /** Between 1 and `max` bytes without copying, for streaming large values; throws at the end. */
+  async readSome(max: number): Promise<Buffer> {
+    if (this.buffered === 0 && (await this.fill(1)) === 0) throw this.truncated(max);
+    const n = Math.min(max, this.buffered);
+    const out = this.buf.subarray(this.bufPos, this.bufPos + n);
+    this.bufPos += n;
+    // Drop a fully consumed buffer so a large chunk is not kept alive by a small tail.
+    if (this.bufPos === this.buf.length) {
+      this.streamPos += this.bufPos;
+      this.buf = Buffer.alloc(0);
+      this.bufPos = 0;
+    }
+    return out;
+  }
+
   /** Skips `n` bytes. Throws if the stream ends first. */
   async skip(n: number): Promise<void> {
     const inBuf = Math.min(n, this.buffered);

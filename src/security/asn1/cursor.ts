@@ -1,32 +1,36 @@
 /**
  * A forward-only byte cursor with a small look-ahead buffer, for streaming BER (ITU-T X.690) over a
- * file or over decrypted content. It mirrors src/dicom/part10/byte-source.ts, with CMS error codes:
+ * file or over decrypted content: the Part 10 ByteSource with CMS error codes:
  * running out of bytes is CMS_TRUNCATED for a file, and CMS_MALFORMED for decrypted content (which
  * ends where decryption says it does, so a structure running past it is inconsistent, not cut).
  */
 import { DcmsafeError } from '../../errors/index.js';
 import type { RandomAccessReader } from '../../media/io/random-access-reader.js';
+import { ByteSource } from '../../dicom/part10/byte-source.js';
 
 export const CHUNK = 1 << 20;
 
 export type EndCode = 'CMS_TRUNCATED' | 'CMS_MALFORMED';
 
-export class ByteCursor {
-  private buf: Buffer = Buffer.alloc(0);
-  private bufPos = 0;
-  private base: number; // stream position of buf[0]
+export class ByteCursor extends ByteSource {
   private ended = false;
+  /** What the current read is for, named in the error when the data ends. */
+  private what = 'data';
 
   constructor(
-    readonly name: string,
+    name: string,
     /** Next chunk of the stream (non-empty), or null at its end. */
-    private readonly pull: () => Promise<Buffer | null>,
+    private readonly next: () => Promise<Buffer | null>,
     /** Total length when known (a file): lengths running past it are truncation. */
-    readonly knownLength: number | undefined,
+    private readonly length: number | undefined,
     readonly endCode: EndCode,
     start = 0,
   ) {
-    this.base = start;
+    super(name, start);
+  }
+
+  get knownLength(): number | undefined {
+    return this.length;
   }
 
   static fromReader(reader: RandomAccessReader, start = 0, chunk = CHUNK): ByteCursor {
@@ -61,61 +65,38 @@ export class ByteCursor {
     );
   }
 
-  /** Stream position of the next unconsumed byte. */
-  get position(): number {
-    return this.base + this.bufPos;
+  protected async pull(): Promise<Buffer | null> {
+    if (this.ended) return null;
+    const more = await this.next();
+    if (!more) this.ended = true;
+    return more;
   }
 
-  get buffered(): number {
-    return this.buf.length - this.bufPos;
-  }
-
-  /** Buffers up to `n` bytes; returns how many are available (fewer only at the end). */
-  async fill(n: number): Promise<number> {
-    while (this.buffered < n && !this.ended) {
+  protected async advance(n: number): Promise<number> {
+    let moved = 0;
+    while (moved < n) {
       const more = await this.pull();
-      if (!more) {
-        this.ended = true;
-        break;
-      }
-      const rest = this.buf.subarray(this.bufPos);
-      this.base += this.bufPos;
-      this.buf = rest.length === 0 ? more : Buffer.concat([rest, more]);
-      this.bufPos = 0;
+      if (!more) break;
+      if (more.length > n - moved) throw new DcmsafeError('INTERNAL', 'ByteCursor cannot skip into a chunk');
+      moved += more.length;
     }
-    return Math.min(n, this.buffered);
+    return moved;
   }
 
-  /** Buffered bytes, not consumed; call fill first. */
-  peek(n: number): Buffer {
-    return this.buf.subarray(this.bufPos, this.bufPos + Math.min(n, this.buffered));
-  }
-
-  /** Exactly `n` bytes (n is small: headers and small elements). */
-  async read(n: number, what = 'data'): Promise<Buffer> {
-    if ((await this.fill(n)) < n) throw this.ends(what, n);
-    const out = this.buf.subarray(this.bufPos, this.bufPos + n);
-    this.bufPos += n;
-    return out;
+  /** Exactly `n` bytes without copying (n is small: headers and small elements). */
+  override async read(n: number, what = 'data'): Promise<Buffer> {
+    this.what = what;
+    return this.view(n);
   }
 
   /** Between 1 and `max` bytes, without copying: for streaming large values. */
-  async readSome(max: number, what = 'data'): Promise<Buffer> {
-    if (this.buffered === 0 && (await this.fill(1)) === 0) throw this.ends(what, max);
-    const n = Math.min(max, this.buffered);
-    const out = this.buf.subarray(this.bufPos, this.bufPos + n);
-    this.bufPos += n;
-    // Drop a fully consumed buffer so a large chunk is not kept alive by a small tail.
-    if (this.bufPos === this.buf.length) {
-      this.base += this.bufPos;
-      this.buf = Buffer.alloc(0);
-      this.bufPos = 0;
-    }
-    return out;
+  override async readSome(max: number, what = 'data'): Promise<Buffer> {
+    this.what = what;
+    return super.readSome(max);
   }
 
-  async atEnd(): Promise<boolean> {
-    return (await this.fill(1)) === 0;
+  override truncated(wanted: number): DcmsafeError {
+    return this.ends(this.what, wanted);
   }
 
   ends(what: string, wanted: number): DcmsafeError {
