@@ -107,6 +107,11 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
     .action(async (inputs: string[], opts: Record<string, string | boolean | string[] | undefined>) => {
       state.json = opts.json === true;
       const random = typeof opts.seed === 'string' ? seededRandom(opts.seed) : systemRandom;
+      const encrypting = (opts.recipient as string[]).length > 0 || opts.passwordFile || opts.passwordEnv || opts.generatePassword;
+      if (typeof opts.seed === 'string' && encrypting && process.env.DCMSAFE_INSECURE_TEST_SEED !== '1') {
+        // A seeded generator makes content keys and passwords predictable: only ever for tests.
+        throw new DcmsafeError('USAGE', '--seed makes keys and passwords predictable; it is refused with encryption (tests set DCMSAFE_INSECURE_TEST_SEED=1)', {});
+      }
       const resolved = await resolveSecurity(
         {
           ...(opts.signCert ? { signCert: opts.signCert as string } : {}),
