@@ -23,7 +23,7 @@ function plural(n: number, word: string): string {
 export function formatCreateSummary(s: CreateSummary): string {
   const c = s.counts;
   const out: string[] = [
-    `File-set ${s.fileSetId} (${s.profile}) written to ${s.output}`,
+    s.volumes.length > 1 ? `File-set ${s.fileSetId} (${s.profile}) written on ${s.volumes.length} media` : `File-set ${s.fileSetId} (${s.profile}) written to ${s.output}`,
     `  ${plural(c.patients, 'patient')}, ${plural(c.studies, 'study')}, ${plural(c.series, 'series')}, ${plural(c.instances, 'instance')}, ${formatBytes(c.bytes)}`,
   ];
   if (s.security) {
@@ -40,6 +40,12 @@ export function formatCreateSummary(s: CreateSummary): string {
     }
   }
   for (const t of s.topLevel) out.push(`  ${t.recordType} ${t.sopInstanceUID}`);
+  if (s.volumes.length > 1) {
+    for (const v of s.volumes) {
+      const studies = s.patients.flatMap((p) => p.studies.filter((st) => v.studies.includes(st.studyInstanceUID)).map((st) => `${p.patientName} ${st.studyDate} ${st.studyDescription}`.trim()));
+      out.push(`  ${v.output} (File-set ${v.fileSetId}, ${v.instances} instances, ${formatBytes(v.bytes)}): ${studies.join('; ')}`);
+    }
+  }
   const section = (title: string, lines: string[]): void => {
     if (lines.length === 0) return;
     out.push(`${title}:`);

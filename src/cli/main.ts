@@ -4,17 +4,26 @@
  * maps errors to exit codes (0 ok, 1 verification failed, 2 usage, 3 bad input, 4 network, 5 internal).
  */
 import { Command, CommanderError, Option } from 'commander';
+import { VERSION } from '../version.js';
 import { asDcmsafeError, DcmsafeError, EXIT, exitCodeForFault } from '../errors/index.js';
 import { PROFILES } from '../dicom/profiles/profiles.js';
 import { clockFromEnvironment } from '../util/clock.js';
 import { seededRandom, systemRandom } from '../util/random.js';
 import { createMedia, type CreateEvent } from '../pipelines/create-media.js';
 import { generateSamples } from '../samples/generate.js';
-import { formatCreateSummary, formatGeneratedPassword, formatSamplesSummary } from './format.js';
+import { formatBytes, formatCreateSummary, formatGeneratedPassword, formatSamplesSummary } from './format.js';
 import { resolveSecurity } from './security-options.js';
 import { makeDemoPki } from '../security/pki/demo.js';
 import type { ContentCipher, DigestName } from '../security/cms/writer.js';
 import { runDemo } from './demo.js';
+
+/** Sizes as bytes, or with a unit: 650M, 4.7G, 25G (powers of 1000, as disc makers count). */
+function parseSize(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmMgGtT]?)$/.exec(value.trim());
+  if (!m) throw new DcmsafeError('USAGE', `not a size: ${value}`, {});
+  const unit = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 }[(m[2] ?? '').toLowerCase()] as number;
+  return Math.floor(Number(m[1]) * unit);
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -33,10 +42,13 @@ function progress(event: CreateEvent): void {
       process.stderr.write(`scanning ${event.files} file(s)\n`);
       break;
     case 'planned':
-      process.stderr.write(`writing ${event.instances} instance(s) of ${event.patients} patient(s)\n`);
+      process.stderr.write(`writing ${event.instances} instance(s) of ${event.patients} patient(s)${event.volumes > 1 ? ` on ${event.volumes} media` : ''}\n`);
       break;
-    case 'wrote':
-      if ((event.index + 1) % 100 === 0 || event.index + 1 === event.total) process.stderr.write(`  ${event.index + 1}/${event.total} files written\n`);
+    case 'progress':
+      process.stderr.write(`  medium ${event.volume}: ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)}\n`);
+      break;
+    case 'wrote-volume':
+      process.stderr.write(`  medium ${event.volume} written: ${event.output}\n`);
       break;
     default:
       break;
@@ -55,7 +67,7 @@ export function buildProgram(): Command {
   program
     .name('dcmsafe')
     .description('Makes and checks secure DICOM removable media (CD, DVD, BD, USB, ZIP, folder).')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError()
     .addHelpText(
       'after',
@@ -74,7 +86,13 @@ Exit codes: 0 ok, 1 verification failed, 2 usage, 3 unreadable or invalid input,
     .description('Build a DICOM File-set (DICOMDIR, PS3.10 File IDs, PS3.11 profile) from studies.')
     .argument('<input...>', 'DICOM files or folders (read recursively)')
     .addOption(new Option('--media <kind>', 'medium to write').choices(['folder', 'cd', 'dvd', 'bd', 'usb', 'zip']).makeOptionMandatory())
-    .requiredOption('--out <dir>', 'output folder; must not exist or be empty')
+    .requiredOption('--out <path>', 'folder (folder; usb: the mounted stick), image file (cd/dvd/bd: IMAGE.iso; usb: STICK.img; zip: FILE.zip); must not exist (folders: or be empty)')
+    .option('--capacity <bytes>', 'disc capacity instead of the medium\'s, e.g. 8543666176 for DVD±R DL', parseSize)
+    .option('--size <bytes>', 'USB image size (default: what the files need)', parseSize)
+    .option('--replace', 'USB stick: replace a DICOM File-set already on it')
+    .option('--institution <name>', 'creating institution, for README.TXT, INDEX.HTM and the label (default $DCMSAFE_INSTITUTION)')
+    .option('--manifest <file>', 'also write the label/inlay text (plain media) or the patient letter (password media)')
+    .option('--manifest-include-password', 'put the generated password into the patient letter (else a blank to fill in by hand)')
     .addOption(new Option('--profile <id>', 'application profile (default for folder and CD: STD-GEN-CD)').choices(PROFILES.map((p) => p.id)))
     .option('--fileset-id <id>', 'File-set ID, up to 16 of A-Z 0-9 _ (default DCMSAFE)')
     .option('--json', 'print one JSON document instead of text')
@@ -98,6 +116,9 @@ Exit codes: 0 ok, 1 verification failed, 2 usage, 3 unreadable or invalid input,
       `
 Examples:
   dcmsafe create ./study --media folder --out ./disc
+  dcmsafe create ./study --media cd --out patient.iso --institution "St. Elsewhere Radiology" --manifest label.txt
+  dcmsafe create ./study --media usb --out /media/stick
+  dcmsafe create ./study --media zip --out study.zip --recipient partner.pem
   dcmsafe create ./a ./b --media folder --out ./disc --profile STD-GEN-USB-J2K --fileset-id CLINIC_A --json
 
 Files the profile takes as they are are copied byte for byte; others are converted losslessly to
@@ -129,8 +150,15 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
         },
         random,
       );
+      const institution = (opts.institution as string | undefined) ?? process.env.DCMSAFE_INSTITUTION;
       const summary = await createMedia({
         ...(resolved.security ? { security: resolved.security } : {}),
+        ...(opts.capacity ? { capacity: opts.capacity as unknown as number } : {}),
+        ...(opts.size ? { imageSize: opts.size as unknown as number } : {}),
+        replace: opts.replace === true,
+        ...(institution ? { institution } : {}),
+        ...(opts.manifest ? { manifest: opts.manifest as string } : {}),
+        ...(opts.manifestIncludePassword && resolved.generatedPassword ? { manifestPassword: resolved.generatedPassword } : {}),
         inputs,
         media: opts.media as 'folder',
         out: opts.out as string,

@@ -1,35 +1,45 @@
 /**
- * create: inputs → scan (headers only) → plan the File-set → write each file (copied or converted,
- * streamed) → DICOMDIR and File-set Descriptor File. Emits typed progress events; returns a summary
- * that the CLI prints as text or JSON.
+ * create: inputs → scan (headers only) → plan the File-set → size every output file (converted and
+ * protected) → split over discs if needed → lay out each medium → emit it in one stream. Every kind of
+ * medium (folder, ISO 9660 disc, USB stick or FAT32 image, ZIP) goes through the same steps. Emits
+ * typed progress events; returns a summary that the CLI prints as text or JSON.
  */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
-import { encodeDicomdir } from '../dicom/dicomdir/encode.js';
 import { planFileSet, type FileSetPlan } from '../dicom/fileset/plan.js';
 import { scanFile, type ScanResult } from '../dicom/fileset/scan.js';
 import { DEFAULT_PROFILE_FOR_MEDIA, findProfile, secureTwin, type ApplicationProfile, type MediaKind } from '../dicom/profiles/profiles.js';
-import { describeSecurity, once, protect, type MediaSecurity } from './protect.js';
-import { prepareOutput } from '../dicom/transcode/transcode.js';
-import { transferSyntaxName } from '../dicom/transfer-syntax.js';
+import { BLOCK, DISC_CAPACITY, isDisc } from '../media/capacity.js';
+import { planFat32Image } from '../media/fat/writer.js';
 import { checkOutputFolder, FolderWriter } from '../media/folder/write-folder.js';
+import { planIso9660 } from '../media/iso9660/writer.js';
+import type { ImagePlan, MediaFile } from '../media/media-file.js';
+import { manifest } from '../media/pdi/pdi.js';
+import { checkStick, writeToStick } from '../media/usb/stick.js';
+import { checkOutputFile, writeImageFile } from '../media/write-image.js';
+import { planZip } from '../media/zip/writer.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { systemRandom, type Random } from '../util/random.js';
 import { nameBasedUid } from '../util/uid.js';
+import { summarize, type CreateSummary, type VolumeSummary } from './create-summary.js';
 import { collectInputs } from './inputs.js';
-import { summarize, type CreateSummary } from './create-summary.js';
-import { fileSetDescriptor } from './fileset-descriptor.js';
+import { describeSecurity, type MediaSecurity } from './protect.js';
+import { splitIntoDiscs } from './split.js';
+import { outputSize, volumeFiles, type VolumeContext } from './volume-files.js';
 
 export type CreateEvent =
   | { readonly type: 'collected'; readonly files: number }
   | { readonly type: 'scanned'; readonly path: string; readonly index: number; readonly total: number; readonly result: ScanResult['kind'] }
-  | { readonly type: 'planned'; readonly patients: number; readonly instances: number; readonly bytesToConvert: number }
-  | { readonly type: 'wrote'; readonly fileId: string; readonly index: number; readonly total: number; readonly bytes: number; readonly kind: string }
-  | { readonly type: 'wrote-dicomdir'; readonly bytes: number }
-  | { readonly type: 'done'; readonly output: string };
+  | { readonly type: 'planned'; readonly patients: number; readonly instances: number; readonly volumes: number; readonly bytes: number }
+  | { readonly type: 'progress'; readonly volume: number; readonly bytesDone: number; readonly bytesTotal: number }
+  | { readonly type: 'wrote-volume'; readonly volume: number; readonly output: string; readonly bytes: number }
+  | { readonly type: 'done'; readonly outputs: readonly string[] };
 
 export interface CreateOptions {
   readonly inputs: readonly string[];
   readonly media: MediaKind;
+  /** A folder (folder, USB stick), or an image file (.iso for discs, .img for USB, .zip). */
   readonly out: string;
   readonly profile?: string;
   /** File-set ID (0004,1130): up to 16 of A-Z, 0-9, _ and space. */
@@ -39,6 +49,18 @@ export interface CreateOptions {
   readonly uidRoot?: string;
   /** Sign and encrypt every file (secure media): the profile becomes its STD-GEN-SEC twin. */
   readonly security?: MediaSecurity;
+  /** Disc capacity in bytes, instead of the medium's (e.g. DVD dual layer, or small in tests). */
+  readonly capacity?: number;
+  /** USB image size in bytes (default: what the files need). */
+  readonly imageSize?: number;
+  /** USB stick: replace a File-set already on it. */
+  readonly replace?: boolean;
+  readonly institution?: string;
+  /** Write the label text (plain media) or patient letter (password media) here. */
+  readonly manifest?: string;
+  /** Put the password into the patient letter (only when the caller has it and asks). */
+  readonly manifestPassword?: string;
+  /** Who can open secure media, for README.TXT and INDEX.HTM (certificate subjects, "a password"). */
   readonly clock?: Clock;
   readonly random?: Random;
   readonly onEvent?: (event: CreateEvent) => void;
@@ -61,17 +83,45 @@ export function profileFor(media: MediaKind, id: string | undefined, secure: boo
   return secure ? secureTwin(profile) : profile;
 }
 
+const MEDIA_NAMES: Record<MediaKind, string> = { cd: 'CD', dvd: 'DVD', bd: 'Blu-ray disc', usb: 'USB stick', zip: 'ZIP file', folder: 'folder' };
+
+/** Where each medium goes: the output itself, or NAME-1.iso, NAME-2.iso... when the input was split. */
+export function volumeOutputs(out: string, count: number): string[] {
+  if (count === 1) return [out];
+  const ext = path.extname(out);
+  const base = out.slice(0, out.length - ext.length);
+  return Array.from({ length: count }, (_, i) => `${base}-${i + 1}${ext}`);
+}
+
+/** File-set IDs of split media: the base ID with _1, _2... (each disc is a File-set of its own). */
+function volumeFileSetId(base: string, index: number, count: number): string {
+  if (count === 1) return base;
+  const suffix = `_${index + 1}`;
+  return `${base.trimEnd().slice(0, 16 - suffix.length)}${suffix}`;
+}
+
+function isImageOutput(media: MediaKind, out: string): boolean {
+  return isDisc(media) || media === 'zip' || (media === 'usb' && /\.(img|raw|bin)$/i.test(out));
+}
+
+async function checkOutput(options: CreateOptions): Promise<void> {
+  if (isImageOutput(options.media, options.out)) await checkOutputFile(options.out);
+  else if (options.media === 'folder') await checkOutputFolder(options.out);
+  // A mounted stick is checked once the size is known.
+}
+
 export async function createMedia(options: CreateOptions): Promise<CreateSummary> {
   const emit = options.onEvent ?? ((): void => undefined);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
-  if (options.media !== 'folder') {
-    throw new DcmsafeError('USAGE', `--media ${options.media} is not available yet; use --media folder`, { media: options.media });
-  }
   const profile = profileFor(options.media, options.profile, options.security !== undefined);
   const fileSetId = checkFileSetId(options.fileSetId ?? DEFAULT_FILESET_ID);
+  if (isDisc(options.media) && fileSetId.includes(' ')) {
+    // The File-set ID is the ISO 9660 volume identifier (PS3.12 F.2), and d-characters have no space.
+    throw new DcmsafeError('FILESET_ID_INVALID', `File-set ID "${fileSetId}" has a space, which a disc's volume identifier cannot hold`, { fileSetId });
+  }
   if (options.uidRoot) nameBasedUid('check', options.uidRoot); // a bad root is a usage error before any work
-  await checkOutputFolder(options.out); // before reading inputs: a wrong --out should not cost a scan
+  await checkOutput(options); // before reading inputs: a wrong --out should not cost a scan
 
   const { files, ignored } = await collectInputs(options.inputs, options.out);
   emit({ type: 'collected', files: files.length });
@@ -81,50 +131,139 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
     scans.push(result);
     emit({ type: 'scanned', path: file, index, total: files.length, result: result.kind });
   }
-
-  const plan: FileSetPlan = planFileSet(scans, {
+  const planOptions = {
     profile,
-    fileSetId,
-    fileSetUID: fileSetUID(scans, { fileSetId, created: clock.now(), ...(options.uidRoot ? { uidRoot: options.uidRoot } : {}) }),
     clock,
     allowPatientMismatch: options.allowPatientMismatch ?? false,
     skipUnreadable: options.skipInvalid ?? false,
-  });
+  };
+  const whole: FileSetPlan = planFileSet(scans, { ...planOptions, fileSetId, fileSetUID: fileSetUID(scans, { fileSetId, created: clock.now(), ...(options.uidRoot ? { uidRoot: options.uidRoot } : {}) }) });
+
+  // Every output file's exact size, before anything is written: layouts and disc splits need them.
+  const ctx = { ...(options.security ? { security: options.security } : {}), clock, random };
+  const sizes = new Map<string, number>();
+  for (const p of whole.instances) sizes.set(p.instance.path, await outputSize(p, ctx));
+
+  const capacity = isDisc(options.media) ? (options.capacity ?? DISC_CAPACITY[options.media]) : undefined;
+  const groups = capacity !== undefined ? splitIntoDiscs(whole.instances, sizes, capacity) : [whole.instances];
+  const plans =
+    groups.length === 1
+      ? [whole]
+      : groups.map((instances, i) => {
+          const id = volumeFileSetId(fileSetId, i, groups.length);
+          const subset: ScanResult[] = instances.map((p) => ({ kind: 'instance', instance: p.instance }));
+          return planFileSet(subset, { ...planOptions, fileSetId: id, fileSetUID: fileSetUID(subset, { fileSetId: id, created: clock.now(), ...(options.uidRoot ? { uidRoot: options.uidRoot } : {}) }) });
+        });
+  const outputs = volumeOutputs(options.out, plans.length);
+  for (const o of outputs.slice(1)) await checkOutputFile(o);
   emit({
     type: 'planned',
-    patients: plan.fileSet.roots.filter((r) => r.type === 'PATIENT').length,
-    instances: plan.instances.length,
-    bytesToConvert: plan.instances.filter((i) => i.kind !== 'copy').reduce((n, i) => n + i.instance.size, 0),
+    patients: whole.fileSet.roots.filter((r) => r.type === 'PATIENT').length,
+    instances: whole.instances.length,
+    volumes: plans.length,
+    bytes: [...sizes.values()].reduce((a, b) => a + b, 0),
   });
 
-  const writer = await FolderWriter.begin(options.out, random.bytes(4).toString('hex'));
-  const written: Array<{ fileId: readonly string[]; bytes: number }> = [];
-  try {
-    for (const [index, p] of plan.instances.entries()) {
-      const out = await prepareOutput(p.instance.path, p.kind, { sopClassUID: p.instance.sopClassUID, sopInstanceUID: p.instance.sopInstanceUID });
+  const security = options.security ? describeSecurity(options.security) : undefined;
+  const secureFor = security?.recipients.map((r) => (r.kind === 'password' ? 'whoever has the password of this medium' : `the holder of the key of ${r.subject}`));
+  const volumes: VolumeSummary[] = [];
+  for (const [i, plan] of plans.entries()) {
+    const vctx: VolumeContext = {
+      ...ctx,
+      profile,
+      institution: options.institution ?? '(institution not set)',
+      mediaKind: MEDIA_NAMES[options.media],
+      ...(plans.length > 1 ? { volumeLabel: `${MEDIA_NAMES[options.media]} ${i + 1} of ${plans.length}` } : {}),
+      ...(secureFor ? { secureFor } : {}),
+      ...(security?.signer ? { signedBy: security.signer.subject } : {}),
+    };
+    const { files: mediaFiles, description } = await volumeFiles(plan, sizes, vctx);
+    const out = outputs[i] as string;
+    // Progress at most every 64 MiB, and at the end.
+    const progress = (bytesTotal: number) => {
+      let last = -Infinity;
+      return (bytesDone: number): void => {
+        if (bytesDone - last < 64 << 20 && bytesDone < bytesTotal) return;
+        last = bytesDone;
+        emit({ type: 'progress', volume: i + 1, bytesDone, bytesTotal });
+      };
+    };
+    const bytes = await writeVolume(options, out, mediaFiles, plan.fileSet.fileSetId, clock.now(), random, capacity, progress);
+    emit({ type: 'wrote-volume', volume: i + 1, output: out, bytes });
+    volumes.push({
+      output: path.resolve(out),
+      fileSetId: plan.fileSet.fileSetId,
+      fileSetUID: plan.fileSet.fileSetUID,
+      bytes,
+      instances: plan.instances.length,
+      studies: [...new Set(plan.instances.map((p) => p.instance.studyInstanceUID ?? ''))].filter(Boolean),
+    });
+    if (options.manifest) {
+      const target = volumeOutputs(options.manifest, plans.length)[i] as string;
+      const text = manifest(description, { passwordMedia: security?.recipients.some((r) => r.kind === 'password') ?? false, ...(options.manifestPassword ? { password: options.manifestPassword } : {}) });
+      await writeFile(target, text, { flag: 'wx', mode: options.manifestPassword ? 0o600 : 0o644 });
+    }
+  }
+  emit({ type: 'done', outputs: volumes.map((v) => v.output) });
+  return summarize({ plan: whole, profile, media: options.media, volumes, ignoredInputs: ignored, ...(security ? { security } : {}) });
+}
+
+async function writeVolume(
+  options: CreateOptions,
+  out: string,
+  files: MediaFile[],
+  fileSetId: string,
+  now: Date,
+  random: Random,
+  capacity: number | undefined,
+  progress: (total: number) => (done: number) => void,
+): Promise<number> {
+  const total = files.reduce((n, f) => n + f.size, 0);
+  const suffix = random.bytes(4).toString('hex');
+  const image = (plan: ImagePlan): Promise<number> => writeImageFile(out, plan.emit(), suffix, progress(plan.size), plan.size);
+  switch (options.media) {
+    case 'cd':
+    case 'dvd':
+    case 'bd': {
+      const plan = planIso9660(files, { volumeIdentifier: fileSetId, recordingTime: now, applicationIdentifier: 'DCMSAFE' });
+      if (capacity !== undefined && Math.ceil(plan.size / BLOCK) > Math.floor(capacity / BLOCK)) {
+        throw new DcmsafeError('MEDIA_CAPACITY', `${out}: the image needs ${plan.size} bytes, the medium holds ${capacity}`, { file: out, size: plan.size, capacity });
+      }
+      return image(plan);
+    }
+    case 'zip': {
+      const zip = planZip(files, { now });
+      return writeImageFile(out, zip.emit(), suffix, progress(total));
+    }
+    case 'usb': {
+      if (isImageOutput('usb', out)) {
+        return image(planFat32Image(files, { volumeLabel: fileSetId.slice(0, 11), now, ...(options.imageSize ? { size: options.imageSize } : {}) }));
+      }
+      // Directory entries and cluster slack: a few percent over the file bytes.
+      await checkStick(out, Math.ceil(total * 1.03) + files.length * 4096, options.replace ?? false);
+      return writeToStick(out, files, { replace: options.replace ?? false, onProgress: progress(total) });
+    }
+    case 'folder': {
+      const writer = await FolderWriter.begin(out, suffix);
       try {
-        const file = protect(options.security, out, { clock, random });
-        const bytes = await writer.writeFile(p.fileId, file.stream(), file.size);
-        written.push({ fileId: p.fileId, bytes });
-        emit({ type: 'wrote', fileId: p.fileId.join('\\'), index, total: plan.instances.length, bytes, kind: p.kind });
-      } finally {
-        await out.close();
+        let done = 0;
+        const report = progress(total);
+        for (const f of files) {
+          const content = await f.open();
+          try {
+            done += await writer.writeFile(f.path, content.stream, f.size);
+          } finally {
+            await content.close();
+          }
+          report(done);
+        }
+        await writer.commit();
+        return done;
+      } catch (e) {
+        await writer.abort();
+        throw e;
       }
     }
-    // The DICOMDIR's offsets describe the inner (plain) file; on secure media it is wrapped like any other.
-    const plainDicomdir = encodeDicomdir(plan.fileSet);
-    const dicomdir = protect(options.security, { size: plainDicomdir.length, stream: () => once(plainDicomdir) }, { clock, random });
-    const dicomdirBytes = await writer.writeFile(['DICOMDIR'], dicomdir.stream(), dicomdir.size);
-    emit({ type: 'wrote-dicomdir', bytes: dicomdirBytes });
-    const readme = fileSetDescriptor(plan, profile, clock.now());
-    await writer.writeBytes(plan.fileSet.descriptorFileId ?? ['README'], readme);
-    const output = await writer.commit();
-    emit({ type: 'done', output });
-    const bytes = written.reduce((n, w) => n + w.bytes, 0) + dicomdirBytes + readme.length;
-    return summarize({ plan, profile, media: options.media, output, bytes, ignoredInputs: ignored, ...(options.security ? { security: describeSecurity(options.security) } : {}) });
-  } catch (e) {
-    await writer.abort();
-    throw e;
   }
 }
 
@@ -137,10 +276,3 @@ export function fileSetUID(scans: readonly ScanResult[], args: { fileSetId: stri
   const sops = scans.flatMap((s) => (s.kind === 'instance' ? [s.instance.sopInstanceUID] : [])).sort();
   return nameBasedUid(['dcmsafe File-set', args.created.toISOString(), args.fileSetId, ...sops].join('|'), args.uidRoot);
 }
-
-/** One line per transcoded file, for people. */
-export function describeConversion(p: FileSetPlan['instances'][number]): string {
-  const from = transferSyntaxName(p.instance.transferSyntax.uid);
-  return `${p.instance.path} → ${p.fileId.join('\\')}: ${p.kind} (${p.reason ?? from})`;
-}
-

@@ -37,8 +37,21 @@ export interface SecuritySummary {
   readonly legacy: string[];
 }
 
-export interface CreateSummary {
+/** One medium written: a folder, an image, or one disc of several. */
+export interface VolumeSummary {
   readonly output: string;
+  readonly fileSetId: string;
+  readonly fileSetUID: string;
+  readonly bytes: number;
+  readonly instances: number;
+  /** Study Instance UIDs on this medium: which study went where when the input was split. */
+  readonly studies: string[];
+}
+
+export interface CreateSummary {
+  /** The medium written (the first one when the input was split over several). */
+  readonly output: string;
+  readonly volumes: VolumeSummary[];
   readonly media: MediaKind;
   readonly profile: string;
   readonly fileSetId: string;
@@ -74,8 +87,7 @@ export function summarize(args: {
   plan: FileSetPlan;
   profile: ApplicationProfile;
   media: MediaKind;
-  output: string;
-  bytes: number;
+  volumes: VolumeSummary[];
   ignoredInputs: Array<{ path: string; reason: string }>;
   security?: SecuritySummary;
 }): CreateSummary {
@@ -110,13 +122,14 @@ export function summarize(args: {
     });
   }
   return {
-    output: args.output,
+    output: (args.volumes[0] as VolumeSummary).output,
+    volumes: args.volumes,
     media: args.media,
     profile: args.profile.id,
     fileSetId: plan.fileSet.fileSetId,
     fileSetUID: plan.fileSet.fileSetUID,
     ...(args.security ? { security: args.security } : {}),
-    counts: { patients: patients.length, studies, series, instances: plan.instances.length, bytes: args.bytes },
+    counts: { patients: patients.length, studies, series, instances: plan.instances.length, bytes: args.volumes.reduce((n, v) => n + v.bytes, 0) },
     patients,
     topLevel,
     files: plan.instances.map((p) => ({

@@ -1,14 +1,17 @@
 /**
  * Randomness, injected. Production uses the operating system's generator; tests and reproducible
  * runs use a seeded generator (SHA-256 in counter mode), so the same seed gives the same bytes.
+ * `fork(label)` gives an independent stream per purpose (e.g. per file), so what a file gets does not
+ * depend on the order in which a medium writer happens to reach it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
 export interface Random {
   bytes(n: number): Buffer;
+  fork(label: string): Random;
 }
 
-export const systemRandom: Random = { bytes: (n) => randomBytes(n) };
+export const systemRandom: Random = { bytes: (n) => randomBytes(n), fork: () => systemRandom };
 
 export function seededRandom(seed: string): Random {
   let counter = 0;
@@ -23,5 +26,6 @@ export function seededRandom(seed: string): Random {
       pool = pool.subarray(n);
       return Buffer.from(out);
     },
+    fork: (label: string) => seededRandom(`${seed}\u0000${label}`),
   };
 }

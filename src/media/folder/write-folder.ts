@@ -10,7 +10,6 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DcmsafeError } from '../../errors/index.js';
-import { fileIdToPath } from '../../dicom/file-id.js';
 
 /** Checks that `out` does not exist or is an empty folder. */
 export async function checkOutputFolder(out: string): Promise<void> {
@@ -36,8 +35,12 @@ export class FolderWriter {
     return new FolderWriter(abs, staging);
   }
 
-  private resolve(fileId: readonly string[]): string {
-    return path.join(this.staging, ...fileIdToPath(fileId).split('/'));
+  /** Paths are File IDs or the PDI names (README.TXT, INDEX.HTM): plain components, never "." or "..". */
+  private resolve(components: readonly string[]): string {
+    if (components.length === 0 || components.some((c) => !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(c))) {
+      throw new DcmsafeError('INTERNAL', `unsafe output path ${components.join('/')}`, { path: components.join('/') });
+    }
+    return path.join(this.staging, ...components);
   }
 
   /** Writes one file from a stream; returns the bytes written, which must match `expectedSize`. */
