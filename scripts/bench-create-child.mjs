@@ -1,5 +1,6 @@
 // One bench case in its own process, so its peak RSS is its own: create INPUT → OUT, print timing.
-// With "secure", every file is signed and encrypted (AES-256, RSA 3072 recipient and signer).
+// With "secure", every file is signed and encrypted (AES-256, RSA 3072 recipient and signer);
+// with "dvd", the output is an ISO 9660 DVD image instead of a folder.
 import { createMedia } from '../dist/pipelines/create-media.js';
 import { generateRsaKeyPair, issueCertificate } from '../dist/security/pki/issue.js';
 
@@ -25,6 +26,7 @@ if (mode === 'secure') {
   };
 }
 const start = process.hrtime.bigint();
-await createMedia({ inputs: [input], media: 'folder', out, ...(security ? { security } : {}) });
+const media = mode === 'dvd' ? 'dvd' : 'folder';
+await createMedia({ inputs: [input], media, out, ...(security ? { security } : {}) });
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
 console.log(JSON.stringify({ seconds, maxRssMB: process.resourceUsage().maxRSS / 1024 }));

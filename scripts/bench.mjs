@@ -1,8 +1,8 @@
 // npm run bench [-- --quick]: proves that creating media streams, with memory flat as inputs grow.
 // Each case runs in its own process and reports throughput and peak resident memory.
 // Cases: copy (large files that go on media as they are), reencode (a large implicit VR file
-// rewritten as Explicit VR Little Endian, value by value) and secure (one 1 GiB file signed and
-// encrypted as a Secure DICOM File).
+// rewritten as Explicit VR Little Endian, value by value) secure (one 1 GiB file signed and
+// encrypted as a Secure DICOM File) and dvd (a 4 GB ISO 9660 DVD image).
 import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,13 +59,14 @@ function implicitHeader(i) {
 }
 
 function runCase(name, inputs, bytes, mode = 'plain') {
-  const out = path.join(path.dirname(inputs), `${name}-out`);
+  const out = path.join(path.dirname(inputs), mode === 'dvd' ? `${name}.iso` : `${name}-out`);
   const r = spawnSync(process.execPath, [path.join(here, 'bench-create-child.mjs'), inputs, out, mode], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${name}: ${r.stderr}`);
   const { seconds, maxRssMB } = JSON.parse(r.stdout);
   const mbps = bytes / MiB / seconds;
   console.log(`${name.padEnd(10)} ${(bytes / MiB).toFixed(0).padStart(6)} MiB in ${seconds.toFixed(2)} s = ${mbps.toFixed(0).padStart(5)} MiB/s, peak RSS ${maxRssMB.toFixed(0)} MB`);
   rmSync(out, { recursive: true, force: true });
+  rmSync(`${out.replace(/\.iso$/, '')}-1.iso`, { force: true });
   return maxRssMB;
 }
 
@@ -87,12 +88,21 @@ try {
   spawnSync('mkdir', ['-p', secureDir]);
   writeLarge(path.join(secureDir, 'large.dcm'), encodePart10({ sopClassUID: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUID: '1.2.826.0.1.3680043.10.999.200' }, buildDataSet(identity(200))), secureBytes);
 
+  // Issue 4: a DVD image (ISO 9660) of 4 GB from generated input, streamed.
+  const dvdDir = path.join(root, 'dvd');
+  const dvdFiles = quick ? 2 : 16;
+  spawnSync('mkdir', ['-p', dvdDir]);
+  for (let i = 1; i <= dvdFiles; i++) {
+    writeLarge(path.join(dvdDir, `d${i}.dcm`), encodePart10({ sopClassUID: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUID: `1.2.826.0.1.3680043.10.999.${300 + i}` }, buildDataSet(identity(300 + i))), 250 * 1000 * 1000);
+  }
+
   console.log(`dcmsafe bench${quick ? ' (quick)' : ''}: create --media folder, peak RSS target < ${RSS_LIMIT_MB} MB`);
   const peaks = [
     runCase('copy', copyDir, perFile * files),
     runCase('reencode', reDir, perFile * (quick ? 1 : 2)),
     // Issue 3: sign (SHA-256, RSA) and encrypt (AES-256-CBC) in one streaming pass.
     runCase('secure', secureDir, secureBytes, 'secure'),
+    runCase('dvd', dvdDir, dvdFiles * 250 * 1000 * 1000, 'dvd'),
   ];
   const worst = Math.max(...peaks);
   if (worst > RSS_LIMIT_MB) {
