@@ -161,8 +161,34 @@ describeWithTools(['xorriso', 'isoinfo', '7z', 'fsck.fat', 'mdir', 'mcopy', 'unz
       expect(statSync(v.output).size).toBeLessThanOrEqual(12000000);
       const x = path.join(dir, `x${i}`);
       expect(run('7z', ['x', `-o${x}`, v.output]).status).toBe(0);
+      const listed = run('xorriso', ['-indev', v.output, '-find', '/', '-type', 'f']).stdout.split('\n').filter((l) => l.startsWith("'/")).map((l) => l.slice(2, -1)).sort();
+      expect(listed).toEqual(Object.keys(tree(x)).sort());
       expect(dciodvfyErrors(path.join(x, 'DICOMDIR'))).toEqual([]);
       expect(run('isoinfo', ['-d', '-i', v.output]).stdout).toContain(`Volume id: ${v.fileSetId}`);
     }
+  });
+
+  it('writes byte-identical images for the same inputs and clock, and the label or letter on request', () => {
+    const dir = path.join(tmp, 'repeat');
+    mkdirSync(dir);
+    const digests = ['a.iso', 'b.iso'].map((name) => {
+      const out = path.join(dir, name);
+      expect(dcmsafe(['create', samples, '--media', 'cd', '--out', out]).status).toBe(0);
+      return createHash('sha256').update(readFileSync(out)).digest('hex');
+    });
+    expect(digests[1]).toBe(digests[0]);
+    const label = path.join(dir, 'label.txt');
+    expect(dcmsafe(['create', samples, '--media', 'cd', '--out', path.join(dir, 'c.iso'), '--institution', 'St. Elsewhere', '--manifest', label]).status).toBe(0);
+    const text = readFileSync(label, 'utf8');
+    expect(text).toContain('DICOM ONLY');
+    expect(text).toContain('St. Elsewhere');
+    expect(text).toContain('Jürgen Müller');
+    const letter = path.join(dir, 'letter.txt');
+    const r = dcmsafe(['create', samples, '--media', 'zip', '--out', path.join(dir, 'd.zip'), '--generate-password', '--manifest', letter, '--manifest-include-password', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const password = (JSON.parse(r.stdout) as { generatedPassword: string }).generatedPassword;
+    const letterText = readFileSync(letter, 'utf8');
+    expect(letterText).toContain(`Password: ${password}`);
+    expect(letterText).not.toContain('Müller');
   });
 });
