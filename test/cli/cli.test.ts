@@ -2,11 +2,11 @@
  * The command line as other tools drive it: flags, exit codes, JSON output, reproducibility.
  * Runs the built CLI (npm test builds dist/ first).
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, run, tempDir } from '../helpers/env.js';
+import { treeDigest } from '../helpers/files.js';
 import { writeInstance } from '../helpers/synthetic.js';
 
 const CLI = path.join(REPO, 'dist/cli/main.js');
@@ -16,18 +16,6 @@ function dcmsafe(...args: string[]) {
   return run(process.execPath, [CLI, ...args], { env });
 }
 
-function treeDigest(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 describe('dcmsafe command line', () => {
   const tmp = tempDir();

@@ -5,10 +5,11 @@
  * Split discs are each checked on their own; a mounted stick is stood in for by a plain folder.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CORPUS, CORPUS_FOLDERS, describeWithTools, REPO, run, tempDir } from '../helpers/env.js';
+import { treeDigest } from '../helpers/files.js';
 
 const CLI = path.join(REPO, 'dist/cli/main.js');
 const env = { ...process.env, SOURCE_DATE_EPOCH: '1767225600', DCMSAFE_INSECURE_TEST_SEED: '1' };
@@ -18,18 +19,6 @@ function dcmsafe(args: string[]) {
   return r;
 }
 
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 function dciodvfyErrors(dicomdir: string): string[] {
   const r = run('dciodvfy', [dicomdir]);
@@ -82,9 +71,9 @@ describeWithTools(['xorriso', 'isoinfo', '7z', 'fsck.fat', 'mdir', 'mcopy', 'unz
       beforeAll(() => {
         mkdirSync(dir);
         create('folder', path.join(dir, 'folder'));
-        folder = tree(path.join(dir, 'folder'));
+        folder = treeDigest(path.join(dir, 'folder'));
         create('folder', path.join(dir, 'usb-folder'), ['--profile', 'STD-GEN-USB-JPEG']);
-        usbFolder = tree(path.join(dir, 'usb-folder'));
+        usbFolder = treeDigest(path.join(dir, 'usb-folder'));
       }, 600_000);
 
       it('ISO 9660: xorriso lists the files, isoinfo shows the File-set ID and Level 1 names, 7z extracts the same tree', () => {
@@ -106,7 +95,7 @@ describeWithTools(['xorriso', 'isoinfo', '7z', 'fsck.fat', 'mdir', 'mcopy', 'unz
         for (const n of fileNames) expect(n, n).toMatch(/^[A-Z0-9_]{1,8}(\.[A-Z0-9_]{0,3})?;1$/);
         const x = path.join(dir, 'iso-x');
         expect(run('7z', ['x', `-o${x}`, iso]).status).toBe(0);
-        expect(tree(x)).toEqual(folder);
+        expect(treeDigest(x)).toEqual(folder);
         if (!v.secure) expect(dciodvfyErrors(path.join(x, 'DICOMDIR'))).toEqual([]);
       });
 
@@ -122,7 +111,7 @@ describeWithTools(['xorriso', 'isoinfo', '7z', 'fsck.fat', 'mdir', 'mcopy', 'unz
         mkdirSync(x);
         const copy = run('mcopy', ['-s', '-n', '-i', `${img}@@${offset}`, '::/*', x], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
         expect(copy.status, copy.stderr).toBe(0);
-        expect(tree(x)).toEqual(usbFolder);
+        expect(treeDigest(x)).toEqual(usbFolder);
       });
 
       it('ZIP: unzip -t and 7z t pass, extraction is identical', () => {
@@ -132,14 +121,14 @@ describeWithTools(['xorriso', 'isoinfo', '7z', 'fsck.fat', 'mdir', 'mcopy', 'unz
         expect(run('7z', ['t', zip]).status).toBe(0);
         const x = path.join(dir, 'zip-x');
         expect(run('unzip', ['-q', zip, '-d', x]).status).toBe(0);
-        expect(tree(x)).toEqual(folder);
+        expect(treeDigest(x)).toEqual(folder);
       });
 
       it('mounted stick: a folder standing in for the mount gets the same files, and a second run is refused', () => {
         const stick = path.join(dir, 'stick');
         mkdirSync(stick);
         create('usb', stick);
-        expect(tree(stick)).toEqual(usbFolder);
+        expect(treeDigest(stick)).toEqual(usbFolder);
         const again = dcmsafe(['create', ...v.inputs(), '--media', 'usb', '--out', stick, ...(v.secure ? [] : [])]);
         expect(again.status).toBe(2);
         expect(again.stderr).toContain('USB_HAS_FILESET');
@@ -162,7 +151,7 @@ describeWithTools(['xorriso', 'isoinfo', '7z', 'fsck.fat', 'mdir', 'mcopy', 'unz
       const x = path.join(dir, `x${i}`);
       expect(run('7z', ['x', `-o${x}`, v.output]).status).toBe(0);
       const listed = run('xorriso', ['-indev', v.output, '-find', '/', '-type', 'f']).stdout.split('\n').filter((l) => l.startsWith("'/")).map((l) => l.slice(2, -1)).sort();
-      expect(listed).toEqual(Object.keys(tree(x)).sort());
+      expect(listed).toEqual(Object.keys(treeDigest(x)).sort());
       expect(dciodvfyErrors(path.join(x, 'DICOMDIR'))).toEqual([]);
       expect(run('isoinfo', ['-d', '-i', v.output]).stdout).toContain(`Volume id: ${v.fileSetId}`);
     }

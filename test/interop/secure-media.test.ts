@@ -5,10 +5,11 @@
  * while secure media is being made, no plaintext DICOM appears on disk.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { CORPUS, CORPUS_FOLDERS, describeWithTools, REPO, run, tempDir } from '../helpers/env.js';
+import { listFiles } from '../helpers/files.js';
 
 const CLI = path.join(REPO, 'dist/cli/main.js');
 const env = { ...process.env, SOURCE_DATE_EPOCH: '1767225600' };
@@ -23,18 +24,6 @@ function isDicomFile(f: string): boolean {
   return !/(^|\/)(README|README\.TXT|INDEX\.HTM)$/.test(f);
 }
 
-function files(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = path.join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(p);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 describeWithTools(['openssl'], 'secure media read back by OpenSSL', () => {
   const tmp = tempDir();
@@ -61,9 +50,9 @@ describeWithTools(['openssl'], 'secure media read back by OpenSSL', () => {
   }, 600_000);
 
   it('has the same files as plain media, none of them plain DICOM', () => {
-    const rel = (root: string): string[] => files(root).map((f) => path.relative(root, f));
+    const rel = (root: string): string[] => listFiles(root).map((f) => path.relative(root, f));
     expect(rel(secure)).toEqual(rel(plain));
-    for (const f of files(secure).filter(isDicomFile)) {
+    for (const f of listFiles(secure).filter(isDicomFile)) {
       const head = readFileSync(f).subarray(0, 132);
       expect(head.toString('latin1', 128, 132), f).not.toBe('DICM');
       expect(head[0], f).toBe(0x30);
@@ -72,7 +61,7 @@ describeWithTools(['openssl'], 'secure media read back by OpenSSL', () => {
 
   it('decrypts with the recipient key and verifies to the plain bytes, DICOMDIR included', () => {
     const work = tempDir('dcmsafe-openssl-');
-    for (const f of files(secure).filter(isDicomFile)) {
+    for (const f of listFiles(secure).filter(isDicomFile)) {
       const rel = path.relative(secure, f);
       const inner = path.join(work, 'inner.der');
       const dec = run('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', f, '-recip', path.join(pki, 'media-recipient.pem'), '-inkey', path.join(pki, 'media-recipient.key'), '-out', inner]);
@@ -87,7 +76,7 @@ describeWithTools(['openssl'], 'secure media read back by OpenSSL', () => {
   it('decrypts with the password to the same signed content', () => {
     const work = tempDir('dcmsafe-openssl-');
     // PBKDF2 at 600 000 iterations costs OpenSSL about 0.1 s a file, for every file.
-    for (const f of files(secure).filter(isDicomFile)) {
+    for (const f of listFiles(secure).filter(isDicomFile)) {
       const byPassword = path.join(work, 'inner-password.der');
       const byKey = path.join(work, 'inner-key.der');
       const dec = run('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', f, '-pwri_password', password, '-out', byPassword]);
@@ -114,7 +103,7 @@ describeWithTools(['openssl'], 'secure media read back by OpenSSL', () => {
     const doc = JSON.parse(r.stdout) as { generatedPassword: string; security: { recipients: Array<{ kind: string; iterations?: number }> } };
     expect(doc.generatedPassword).toMatch(/^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){4}$/);
     expect(doc.security.recipients).toEqual([{ kind: 'password', kdf: 'PBKDF2-HMAC-SHA256', iterations: 600000 }]);
-    const f = files(out).find((x) => x.endsWith('DICOMDIR')) as string;
+    const f = listFiles(out).find((x) => x.endsWith('DICOMDIR')) as string;
     const dec = run('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', f, '-pwri_password', doc.generatedPassword, '-out', path.join(tmp, 'gen.der')]);
     expect(dec.status, dec.stderr).toBe(0);
     const text = dcmsafe(['create', path.join(CORPUS, 'sr'), '--media', 'folder', '--out', path.join(tmp, 'generated-text'), '--generate-password']);
@@ -187,7 +176,7 @@ describeWithTools(['openssl'], 'no plaintext on disk while secure media is made'
 
 function safeFiles(dir: string): string[] {
   try {
-    return files(dir);
+    return listFiles(dir);
   } catch {
     return [];
   }
