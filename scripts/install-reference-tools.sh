@@ -17,7 +17,7 @@ packages=(
   openssl            # openssl cms
   xorriso genisoimage udftools   # ISO 9660 / UDF readers and writers
   mtools dosfstools  # FAT images
-  p7zip-full unzip   # archives
+  p7zip-full unzip zip  # archives
   libxml2-utils      # xmllint: INDEX.HTM is well-formed XHTML; audit messages validate
   iproute2           # network namespaces for servers in tests
 )

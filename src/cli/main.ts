@@ -13,6 +13,12 @@ import { createMedia, type CreateEvent } from '../pipelines/create-media.js';
 import { generateSamples } from '../samples/generate.js';
 import { formatBytes, formatCreateSummary, formatGeneratedPassword, formatSamplesSummary } from './format.js';
 import { resolveSecurity } from './security-options.js';
+import { resolveKeys, resolveTrust } from './verify-options.js';
+import { formatVerifyReport } from './verify-format.js';
+import { renderHtmlReport } from '../report/html.js';
+import { verifyMedia } from '../pipelines/verify-media.js';
+import type { Policy } from '../pipelines/verify-report.js';
+import { writeFile } from 'node:fs/promises';
 import { makeDemoPki } from '../security/pki/demo.js';
 import type { ContentCipher, DigestName } from '../security/cms/writer.js';
 import { runDemo } from './demo.js';
@@ -31,6 +37,8 @@ function collect(value: string, previous: string[]): string[] {
 
 interface GlobalState {
   json: boolean;
+  /** Set by commands whose outcome is not just success (verify: 1 when the policy fails). */
+  exitCode?: number;
 }
 
 const state: GlobalState = { json: false };
@@ -76,6 +84,7 @@ Examples:
   dcmsafe samples --out ./samples-in           write the built-in sample studies
   dcmsafe create ./samples-in --media folder --out ./disc
   dcmsafe create study1/ study2/ --media folder --out ./disc --profile STD-GEN-USB-JPEG --json
+  dcmsafe verify incoming.iso --trust senders.pem    check a medium: origin, integrity, conformance
   dcmsafe demo                                 samples + File-set in ./demo-output
 
 Exit codes: 0 ok, 1 verification failed, 2 usage, 3 unreadable or invalid input, 4 network, 5 internal.`,
@@ -187,6 +196,55 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
       print(state.json ? summary : formatSamplesSummary(summary, opts.out));
     });
 
+  program
+    .command('verify')
+    .description('Check any incoming medium: who made it, whether anything was changed, what is wrong.')
+    .argument('<media>', 'a folder (mounted disc or stick), an ISO image or optical device, a FAT image, or a ZIP')
+    .option('--trust <pem|dir>', 'trust anchors (PEM bundle or folder of certificates and CRLs); repeatable', collect, [])
+    .option('--key <file>', 'private key to decrypt secure media (PEM, or PKCS#12 holding the certificate too)')
+    .option('--cert <pem>', 'the certificate of --key')
+    .option('--key-passphrase-file <file>', 'passphrase of --key (else $DCMSAFE_KEY_PASSPHRASE, else a prompt)')
+    .option('--password-file <file>', 'password of password-encrypted media (first line of the file)')
+    .option('--password-env <var>', 'environment variable holding the password')
+    .addOption(new Option('--policy <policy>', 'strict: anything above info fails; standard: errors fail; lenient: only unreadable or tampered fails').choices(['strict', 'standard', 'lenient']).default('standard'))
+    .option('--json', 'print the report as one JSON document')
+    .option('--report <file.html>', 'also write the report as a self-contained HTML page')
+    .option('--extract <dir>', 'write the verified (decrypted) files that pass the policy as a conformant folder')
+    .option('--include-failed', 'with --extract: also the files that fail the policy')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dcmsafe verify /media/cdrom --trust ./trusted-senders/
+  dcmsafe verify incoming.iso --trust partners.pem --key our-key.pem --cert our-cert.pem --json
+  dcmsafe verify study.zip --password-file letter-password.txt --extract ./verified
+
+Exit codes: 0 the policy passes, 1 it fails (tampered, untrusted, inconsistent), 3 the medium cannot be read, 2 usage.`,
+    )
+    .action(async (media: string, opts: Record<string, string | boolean | string[] | undefined>) => {
+      state.json = opts.json === true;
+      const flags = {
+        trust: opts.trust as string[],
+        ...(opts.key ? { key: opts.key as string } : {}),
+        ...(opts.cert ? { cert: opts.cert as string } : {}),
+        ...(opts.keyPassphraseFile ? { keyPassphraseFile: opts.keyPassphraseFile as string } : {}),
+        ...(opts.passwordFile ? { passwordFile: opts.passwordFile as string } : {}),
+        ...(opts.passwordEnv ? { passwordEnv: opts.passwordEnv as string } : {}),
+      };
+      const report = await verifyMedia({
+        media,
+        trust: await resolveTrust(flags),
+        keys: await resolveKeys(flags),
+        policy: opts.policy as Policy,
+        ...(opts.extract ? { extract: opts.extract as string } : {}),
+        includeFailed: opts.includeFailed === true,
+        clock: clockFromEnvironment(),
+      });
+      if (opts.report) await writeFile(opts.report as string, renderHtmlReport(report), { flag: 'wx' });
+      print(state.json ? report : formatVerifyReport(report, opts.report ? { reportPath: opts.report as string } : {}));
+      state.exitCode = report.verdict === 'unreadable' ? EXIT.INPUT : report.passed ? EXIT.OK : EXIT.VERIFICATION_FAILED;
+    });
+
   const pki = program.command('pki').description('Keys and certificates.');
   pki
     .command('demo')
@@ -214,7 +272,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
-    return EXIT.OK;
+    return state.exitCode ?? EXIT.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;

@@ -56,7 +56,11 @@ export async function openJudgedSecureFile(
   trust: TrustInput,
 ): Promise<{ content: AsyncIterable<Buffer>; result: Promise<JudgedSecureFile> }> {
   const opened = await openSecureFile(reader, keys);
-  return { content: opened.content, result: opened.result.then((cms) => judge(cms, trust)) };
+  const result = opened.result.then((cms) => judge(cms, trust));
+  // When reading the content fails, the caller handles that error and may never await `result`,
+  // which fails the same way: mark it handled so it is not an unhandled rejection.
+  result.catch(() => undefined);
+  return { content: opened.content, result };
 }
 
 export function signerName(s: JudgedSigner): string {

@@ -36,6 +36,10 @@ export interface PlanOptions {
   readonly allowPatientMismatch?: boolean;
   /** Leave unreadable DICOM files out (listed) instead of refusing to build the File-set. */
   readonly skipUnreadable?: boolean;
+  /** Keep files where they are (verify --extract): the File ID of an instance, instead of a new one. */
+  readonly fileIdFor?: (instance: ScannedInstance) => string[] | undefined;
+  /** Index files in whatever transfer syntax they have (verify --extract copies, never converts). */
+  readonly acceptAnyTransferSyntax?: boolean;
 }
 
 export interface PlannedInstance {
@@ -177,7 +181,7 @@ function mergeDuplicates(instances: ScannedInstance[], allowed: (ts: string) => 
 
 export function planFileSet(scans: readonly ScanResult[], options: PlanOptions): FileSetPlan {
   const { profile } = options;
-  const allowed = (ts: string): boolean => profileAllows(profile, ts);
+  const allowed = (ts: string): boolean => options.acceptAnyTransferSyntax === true || profileAllows(profile, ts);
   const skipped: SkippedInput[] = [];
   const unreadable: UnreadableInput[] = [];
   const scanned: ScannedInstance[] = [];
@@ -449,7 +453,7 @@ function buildFileSet(patients: Map<string, PatientGroup>, topLevel: PlannedSlot
 
         const leaves = [...se.instances].sort((a, b) => numericOrder(a.instance.keys.text(T.InstanceNumber), b.instance.keys.text(T.InstanceNumber)) || byString(a.instance.sopInstanceUID, b.instance.sopInstanceUID));
         leaves.forEach((slot, index) => {
-          const fileId = [...seriesDir, allocator.allocate(seriesDir, 'IM')];
+          const fileId = options.fileIdFor?.(slot.instance) ?? [...seriesDir, allocator.allocate(seriesDir, 'IM')];
           const s = slot.instance;
           const contentDate = firstText([s], [T.ContentDate, T.InstanceCreationDate, T.SeriesDate, T.AcquisitionDate], normalizeDate) ?? date;
           const contentTime = firstText([s], [T.ContentTime, T.InstanceCreationTime, T.SeriesTime, T.AcquisitionTime], normalizeTime) ?? time;
@@ -473,7 +477,7 @@ function buildFileSet(patients: Map<string, PatientGroup>, topLevel: PlannedSlot
 
   const sortedTop = [...topLevel].sort((a, b) => byString(a.recordType, b.recordType) || byString(a.instance.sopInstanceUID, b.instance.sopInstanceUID));
   for (const slot of sortedTop) {
-    const fileId = ['DICOM', allocator.allocate(['DICOM'], 'TL')];
+    const fileId = options.fileIdFor?.(slot.instance) ?? ['DICOM', allocator.allocate(['DICOM'], 'TL')];
     roots.push(leafRecord(slot, fileId, new Map(), `instance ${slot.instance.sopInstanceUID}`));
   }
 

@@ -1,0 +1,548 @@
+/**
+ * verify: any incoming medium (ours or anyone's) → open it (folder, ISO 9660, FAT, ZIP) → classify
+ * every file → open the DICOMDIR (decrypting it on secure media) → check every file (Part 10 parse;
+ * for Secure DICOM Files decryption, signature or digest, and the signer's trust) → compare the
+ * DICOMDIR with the files → a report of findings and a verdict. A bad file is a finding, never a
+ * crash; the verifier throws only when it cannot go on at all.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DcmsafeError } from '../errors/index.js';
+import { decodeDicomdir, DIRECTORY_FINDINGS, type DecodedDicomdir } from '../dicom/dicomdir/decode.js';
+import { MEDIA_STORAGE_DIRECTORY_SOP_CLASS, type DirectoryRecord } from '../dicom/dicomdir/model.js';
+import { planFileSet, patientNameKey } from '../dicom/fileset/plan.js';
+import { scanFile, type ScanResult } from '../dicom/fileset/scan.js';
+import { readPart10Header, type Part10Header } from '../dicom/part10/header.js';
+import { findProfile } from '../dicom/profiles/profiles.js';
+import { T } from '../dicom/tags.js';
+import { encodeDicomdir } from '../dicom/dicomdir/encode.js';
+import { checkOutputFolder } from '../media/folder/write-folder.js';
+import { BufferReader, readChunks, type RandomAccessReader } from '../media/io/random-access-reader.js';
+import { openMedia, type MediaSource, type SourceEntry } from '../media/source/index.js';
+import { looksLikeSecureFile, type DecryptionKeys } from '../security/cms/reader.js';
+import { describeCertificate } from '../security/pki/certificates.js';
+import { openJudgedSecureFile, type JudgedSecureFile } from '../security/secure-file.js';
+import type { TrustInput } from '../security/pki/trust.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { VERSION } from '../version.js';
+import { nameBasedUid } from '../util/uid.js';
+import { fileSetDescriptor } from './fileset-descriptor.js';
+import { FINDING_CODES, REPORT_SCHEMA_VERSION, type FileReport, type Finding, type PatientReport, type Policy, type Severity, type SignerReport, type VerifyReport, type Verdict } from './verify-report.js';
+
+export interface VerifyOptions {
+  readonly media: string;
+  readonly trust: Omit<TrustInput, 'now'>;
+  readonly keys: DecryptionKeys;
+  readonly policy: Policy;
+  /** Write the files that pass the policy (decrypted) as a conformant folder here. */
+  readonly extract?: string;
+  readonly includeFailed?: boolean;
+  readonly clock?: Clock;
+  readonly limits?: { maxEntries?: number; maxHeaderBytes?: number; maxDicomdirBytes?: number };
+}
+
+/** How much of a decrypted file is kept to read its header (the rest is only hashed). */
+const HEADER_PREFIX = 64 << 20;
+const MAX_DICOMDIR = 512 << 20;
+
+const EXECUTABLE_NAMES = /^(AUTORUN\.INF|.*\.(EXE|COM|BAT|CMD|MSI|DLL|SCR|PIF|PS1|VBS|VBE|JSE|WSF|SH|APP|JAR|LNK|CPL|REG))$/i;
+
+interface Checked {
+  readonly entry: SourceEntry;
+  readonly name: string; // "/"-separated path on the medium
+  kind: FileReport['kind'];
+  header?: Part10Header;
+  judged?: JudgedSecureFile;
+  /** Where the verified bytes were staged for --extract. */
+  staged?: string;
+  readonly findings: Finding[];
+}
+
+function finding(code: string, message: string, file?: string, severity?: Severity): Finding {
+  const sev = severity ?? FINDING_CODES[code]?.severity ?? (DIRECTORY_FINDINGS as Record<string, { severity: Severity }>)[code]?.severity ?? 'error';
+  return { code, severity: sev, message, ...(file ? { file } : {}) };
+}
+
+function uid(h: Part10Header | undefined, tag: number, metaTag?: number): string | undefined {
+  const v = h?.dataSet.text(tag) ?? (metaTag !== undefined ? h?.meta?.text(metaTag) : undefined);
+  return v?.replace(/\0/g, '').trim() || undefined;
+}
+
+/** PS3.10 §8: 1-8 components of 1-8 characters A-Z 0-9 _. */
+function nameProblem(components: readonly string[]): string | undefined {
+  if (components.length > 8) return `${components.length} levels (at most 8)`;
+  for (const c of components) {
+    if (c.length > 8) return `"${c}" is longer than 8 characters`;
+    if (/[a-z]/.test(c)) return `"${c}" has lower-case letters`;
+    if (c.includes('.')) return `"${c}" has an extension`;
+    if (!/^[A-Z0-9_]+$/i.test(c)) return `"${c}" has characters outside A-Z 0-9 _`;
+  }
+  return undefined;
+}
+
+async function sniff(reader: RandomAccessReader): Promise<Buffer> {
+  return reader.read(0, 140);
+}
+
+function looksLikeDicom(head: Buffer): boolean {
+  if (head.length >= 132 && head.toString('latin1', 128, 132) === 'DICM') return true;
+  // A bare data set: group 0002 or 0008 first, little endian (PS3.10 §7.1 files without a preamble).
+  if (head.length < 8) return false;
+  const group = head.readUInt16LE(0);
+  return group === 0x0002 || group === 0x0008 || (group === 0x0000 && head.readUInt16LE(2) === 0x0000);
+}
+
+function executableContent(head: Buffer): boolean {
+  return head.toString('latin1', 0, 2) === 'MZ' || head.toString('latin1', 0, 4) === '\x7fELF' || head.toString('latin1', 0, 2) === '#!';
+}
+
+export async function verifyMedia(options: VerifyOptions): Promise<VerifyReport> {
+  const clock = options.clock ?? systemClock;
+  const now = clock.now();
+  const trust: TrustInput = { ...options.trust, now };
+  if (options.extract) await checkOutputFolder(options.extract);
+
+  let source: MediaSource;
+  try {
+    source = await openMedia(options.media, { ...(options.limits?.maxEntries ? { maxEntries: options.limits.maxEntries } : {}) });
+  } catch (e) {
+    if (e instanceof DcmsafeError && e.fault === 'usage') throw e;
+    const message = e instanceof Error ? e.message : String(e);
+    return finish(options, now, { path: options.media, kind: 'unknown', secure: false, dicomdir: 'missing' }, [finding('MEDIA_UNREADABLE', message, undefined)], [], [], undefined, true);
+  }
+  try {
+    return await verifyOpened(options, source, trust, now);
+  } finally {
+    await source.close();
+  }
+}
+
+async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: TrustInput, now: Date): Promise<VerifyReport> {
+  const findings: Finding[] = source.findings.map((f) => finding(f.code, f.message, f.file));
+  // Verified bytes wait inside the extract folder (under names of our own) until the verdict is known.
+  const staging = options.extract ? path.join(path.resolve(options.extract), '.dcmsafe-staging') : undefined;
+  if (staging) await mkdir(staging, { recursive: true });
+  const checked: Checked[] = [];
+  let dicomdirEntry: SourceEntry | undefined;
+  for (const entry of source.entries) {
+    const name = entry.path.join('/');
+    if (entry.path.length === 1 && entry.path[0]?.toUpperCase() === 'DICOMDIR') {
+      dicomdirEntry = entry;
+      continue;
+    }
+    checked.push({ entry, name, kind: 'other', findings: [] });
+  }
+
+  // The DICOMDIR first: on secure media it tells whether a plain file is a downgrade.
+  let decoded: DecodedDicomdir | undefined;
+  let dicomdirState: VerifyReport['media']['dicomdir'] = dicomdirEntry ? 'present' : 'missing';
+  let dicomdirFile: Checked | undefined;
+  let dicomdirSecure = false;
+  if (dicomdirEntry) {
+    dicomdirFile = { entry: dicomdirEntry, name: dicomdirEntry.path.join('/'), kind: 'dicomdir', findings: [] };
+    const reader = await source.open(dicomdirEntry);
+    try {
+      const head = await sniff(reader);
+      let bytesReader: RandomAccessReader = reader;
+      if (looksLikeSecureFile(head)) {
+        dicomdirSecure = true;
+        const opened = await openSecureInto(reader, options.keys, trust, MAX_DICOMDIR, dicomdirFile);
+        if (opened) bytesReader = new BufferReader(opened, dicomdirFile.name);
+        else dicomdirState = hasKeys(options.keys) ? 'unreadable' : 'encrypted-no-key';
+      }
+      if (dicomdirState === 'present') {
+        try {
+          decoded = await decodeDicomdir(bytesReader);
+          for (const f of decoded.findings) dicomdirFile.findings.push(finding(f.code, f.message, dicomdirFile.name, f.severity));
+        } catch (e) {
+          dicomdirState = 'unreadable';
+          dicomdirFile.findings.push(finding('DICOMDIR_UNREADABLE', e instanceof Error ? e.message : String(e), dicomdirFile.name));
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+  } else {
+    findings.push(finding('DICOMDIR_MISSING', 'no DICOMDIR in the root: every file was scanned and the index rebuilt in memory'));
+  }
+
+  // Every other file.
+  for (const c of checked) {
+    const last = c.entry.path[c.entry.path.length - 1] ?? '';
+    let reader: RandomAccessReader;
+    try {
+      reader = await source.open(c.entry);
+    } catch (e) {
+      c.findings.push(finding('MEDIA_UNREADABLE', e instanceof Error ? e.message : String(e), c.name));
+      continue;
+    }
+    try {
+      const head = await sniff(reader);
+      if (EXECUTABLE_NAMES.test(last) || executableContent(head)) {
+        c.kind = 'executable';
+        c.findings.push(finding('EXECUTABLE', `${c.name} looks like a program or autorun file; it was not run`, c.name));
+        continue;
+      }
+      if (looksLikeSecureFile(head)) {
+        c.kind = 'secure';
+        const content = await openSecureInto(reader, options.keys, trust, HEADER_PREFIX, c, staging);
+        if (content) await parseHeader(new BufferReader(content, c.name), c);
+      } else if (looksLikeDicom(head)) {
+        c.kind = 'dicom';
+        await parseHeader(reader, c);
+        if (c.header && staging) c.staged = await stage(staging, readChunks(reader, 0, reader.size), c);
+      }
+      if (c.header && uid(c.header, T.SOPClassUID, T.MediaStorageSOPClassUID) === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) {
+        // Another directory file beside the DICOMDIR (a backup or a variant): not an instance.
+        c.kind = 'other';
+        delete c.header;
+        delete c.staged;
+        c.findings.length = 0;
+        c.findings.push(finding('EXTRA_DIRECTORY', `${c.name} is a DICOM directory file other than the root DICOMDIR; it was not used`, c.name));
+      }
+      if (c.kind === 'dicom' || c.kind === 'secure') {
+        const problem = nameProblem(c.entry.path);
+        if (problem) c.findings.push(finding('NAME_NOT_CONFORMANT', `${c.name}: ${problem} (PS3.10 §8)`, c.name));
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  const secureMedia = dicomdirSecure || checked.some((c) => c.kind === 'secure');
+  if (secureMedia) {
+    for (const c of checked.filter((x) => x.kind === 'dicom')) c.findings.push(finding('DOWNGRADE', `${c.name} is a plain DICOM file on media whose other files are encrypted`, c.name));
+  }
+
+  // The DICOMDIR against the files.
+  const dicomFiles = checked.filter((c) => (c.kind === 'dicom' || c.kind === 'secure') && c.header);
+  if (decoded) compareDirectory(decoded, checked, dicomFiles, findings);
+
+  const patients = patientsOf(dicomFiles);
+  if (patients.length > 1) findings.push(finding('MULTIPLE_PATIENTS', `the medium holds ${patients.length} patients: check that each belongs where it is imported`));
+  const allChecked = dicomdirFile ? [dicomdirFile, ...checked] : checked;
+  const anySigned = allChecked.some((c) => c.judged?.cms.structure === 'signed');
+  if (!secureMedia && dicomFiles.length > 0) findings.push(finding('PLAIN_MEDIA', 'the medium is neither signed nor encrypted: nothing proves where it came from'));
+  else if (secureMedia && !anySigned && dicomFiles.length > 0) findings.push(finding('UNSIGNED', 'the secure files carry digests, not signatures: their origin is not proven'));
+
+  const unreadable = dicomFiles.length === 0 && !decoded;
+  const report = finish(
+    options,
+    now,
+    { path: path.resolve(options.media), kind: source.kind, ...(source.label ? { label: source.label } : {}), secure: secureMedia, dicomdir: dicomdirState },
+    findings,
+    allChecked,
+    patients,
+    signerReports(allChecked),
+    unreadable,
+  );
+  if (options.extract && staging) {
+    return { ...report, extracted: await extract(options, report, dicomFiles, staging) };
+  }
+  return report;
+}
+
+function hasKeys(keys: DecryptionKeys): boolean {
+  return (keys.certificates?.length ?? 0) + (keys.passwords?.length ?? 0) > 0;
+}
+
+/** Decrypts and judges a Secure DICOM File; returns its first `keep` bytes, or undefined when it cannot be opened. */
+async function openSecureInto(reader: RandomAccessReader, keys: DecryptionKeys, trust: TrustInput, keep: number, c: Checked, staging?: string): Promise<Buffer | undefined> {
+  if (!hasKeys(keys)) {
+    c.findings.push(finding('SECURE_NO_KEY', `${c.name} is encrypted and no key or password was given`, c.name));
+    return undefined;
+  }
+  try {
+    const opened = await openJudgedSecureFile(reader, keys, trust);
+    const parts: Buffer[] = [];
+    let kept = 0;
+    const tee = async function* (): AsyncGenerator<Buffer> {
+      for await (const chunk of opened.content) {
+        if (kept < keep) {
+          const part = chunk.subarray(0, keep - kept);
+          parts.push(Buffer.from(part));
+          kept += part.length;
+        }
+        yield chunk;
+      }
+    };
+    if (staging) c.staged = await stage(staging, tee(), c);
+    else for await (const chunk of tee()) void chunk;
+    const judged = await opened.result;
+    c.judged = judged;
+    judgeFindings(judged, c);
+    return Buffer.concat(parts);
+  } catch (e) {
+    const code = e instanceof DcmsafeError ? e.code : 'INTERNAL';
+    const noKey = code === 'CMS_NO_RECIPIENT' || code === 'CMS_WRONG_PASSWORD' || code === 'CMS_WRONG_KEY';
+    c.findings.push(finding(noKey ? 'SECURE_NO_KEY' : 'SECURE_UNREADABLE', `${c.name}: ${e instanceof Error ? e.message : String(e)}`, c.name));
+    return undefined;
+  }
+}
+
+function judgeFindings(j: JudgedSecureFile, c: Checked): void {
+  const who = j.signers.map((s) => s.trust?.signer.subject ?? '(unknown signer)').join(', ');
+  switch (j.status) {
+    case 'trusted':
+      break;
+    case 'altered':
+    case 'bad-signature':
+      c.findings.push(finding('FILE_TAMPERED', `${c.name}: the signature or digest does not match the content: it was changed`, c.name));
+      break;
+    case 'untrusted-chain':
+    case 'expired':
+    case 'revoked':
+    case 'wrong-key-usage':
+      c.findings.push(finding('SIGNER_UNTRUSTED', `${c.name}: signer ${who} is ${j.status}: ${j.signers.flatMap((s) => s.trust?.reasons ?? []).join('; ')}`, c.name));
+      break;
+    case 'signer-certificate-missing':
+      c.findings.push(finding('SIGNER_CERTIFICATE_MISSING', `${c.name}: signed, but the signer's certificate is not in the file`, c.name));
+      break;
+    case 'no-signer':
+      break; // reported once for the medium (UNSIGNED)
+    case 'no-integrity':
+      c.findings.push(finding('NO_INTEGRITY', `${c.name}: encrypted without digest or signature (PS3.15 D.1 requires one)`, c.name));
+      break;
+  }
+  if (j.cms.legacy.length > 0) c.findings.push(finding('LEGACY_ALGORITHM', `${c.name}: ${j.cms.legacy.join(', ')}`, c.name));
+}
+
+async function parseHeader(reader: RandomAccessReader, c: Checked): Promise<void> {
+  try {
+    c.header = await readPart10Header(reader);
+    if (c.header.format !== 'part10') c.findings.push(finding('NOT_PART10', `${c.name}: ${c.header.format} (no preamble or File Meta Information)`, c.name));
+    for (const w of c.header.warnings) c.findings.push(finding('DICOM_DEVIATION', `${c.name}: ${w.code}: ${w.message}`, c.name));
+  } catch (e) {
+    c.findings.push(finding('DICOM_UNREADABLE', `${c.name}: ${e instanceof Error ? e.message : String(e)}`, c.name));
+  }
+}
+
+/** Writes verified bytes into the staging folder under a name of our own (never a name from the medium). */
+async function stage(staging: string, chunks: AsyncIterable<Buffer>, c: Checked): Promise<string> {
+  const target = path.join(staging, `F${createHash('sha256').update(c.name).digest('hex').slice(0, 24)}`);
+  await pipeline(Readable.from(chunks), createWriteStream(target, { flags: 'wx' }));
+  return target;
+}
+
+function compareDirectory(decoded: DecodedDicomdir, checked: Checked[], dicomFiles: Checked[], findings: Finding[]): void {
+  const byPath = new Map<string, Checked>();
+  for (const c of checked) byPath.set(c.entry.path.map((p) => p.toUpperCase()).join('/'), c);
+  const referenced = new Set<Checked>();
+  const patientIds = new Map<string, number>();
+  const studyUids = new Map<string, number>();
+  const visit = (record: DirectoryRecord, ancestors: DirectoryRecord[]): void => {
+    if (record.type === 'PATIENT') {
+      const id = record.keys.text(T.PatientID) ?? '';
+      patientIds.set(id, (patientIds.get(id) ?? 0) + 1);
+    }
+    if (record.type === 'STUDY') {
+      const id = record.keys.text(T.StudyInstanceUID) ?? '';
+      if (id) studyUids.set(id, (studyUids.get(id) ?? 0) + 1);
+    }
+    if (record.fileId && record.type !== 'PATIENT' && record.type !== 'STUDY' && record.type !== 'SERIES') {
+      const key = record.fileId.map((p) => p.toUpperCase()).join('/');
+      const file = byPath.get(key);
+      if (!file) {
+        findings.push(finding('RECORD_FILE_MISSING', `the DICOMDIR's ${record.type} record references ${record.fileId.join('\\')}, which is not on the medium`, record.fileId.join('/')));
+      } else {
+        referenced.add(file);
+        if (file.header) compareRecord(record, ancestors, file);
+      }
+    }
+    for (const child of record.children) visit(child, [...ancestors, record]);
+  };
+  for (const root of decoded.fileSet.roots) visit(root, []);
+  for (const [id, n] of patientIds) if (n > 1) findings.push(finding('DUPLICATE_PATIENT_RECORD', `${n} PATIENT records for Patient ID ${id}`));
+  for (const [id, n] of studyUids) if (n > 1) findings.push(finding('DUPLICATE_STUDY_RECORD', `${n} STUDY records for Study Instance UID ${id}`));
+  for (const c of dicomFiles) {
+    if (!referenced.has(c)) c.findings.push(finding('ORPHAN_FILE', `${c.name} is a DICOM file the DICOMDIR does not reference`, c.name));
+  }
+}
+
+function compareRecord(record: DirectoryRecord, ancestors: DirectoryRecord[], file: Checked): void {
+  const h = file.header as Part10Header;
+  const differences: string[] = [];
+  const check = (what: string, inRecord: string | undefined, inFile: string | undefined): void => {
+    if (inRecord !== undefined && inFile !== undefined && inRecord !== inFile) differences.push(`${what}: record ${inRecord}, file ${inFile}`);
+  };
+  check('SOP Instance UID', record.sopInstanceUID, uid(h, T.SOPInstanceUID, T.MediaStorageSOPInstanceUID));
+  check('SOP Class UID', record.sopClassUID, uid(h, T.SOPClassUID, T.MediaStorageSOPClassUID));
+  check('Transfer Syntax UID', record.transferSyntaxUID, h.transferSyntax.uid);
+  for (const a of ancestors) {
+    if (a.type === 'SERIES') check('Series Instance UID', a.keys.text(T.SeriesInstanceUID), uid(h, T.SeriesInstanceUID));
+    if (a.type === 'STUDY') check('Study Instance UID', a.keys.text(T.StudyInstanceUID), uid(h, T.StudyInstanceUID));
+    if (a.type === 'PATIENT') {
+      check('Patient ID', a.keys.text(T.PatientID), h.dataSet.text(T.PatientID));
+      const rn = a.keys.string(T.PatientName);
+      const fn = h.dataSet.string(T.PatientName);
+      if (rn !== undefined && fn !== undefined && patientNameKey(rn) !== patientNameKey(fn)) differences.push(`Patient's Name: record ${rn}, file ${fn}`);
+    }
+  }
+  if (differences.length > 0) file.findings.push(finding('RECORD_MISMATCH', `${file.name}: ${differences.join('; ')}`, file.name));
+}
+
+function patientsOf(files: Checked[]): PatientReport[] {
+  const patients = new Map<string, PatientReport & { studies: PatientReport['studies'] }>();
+  for (const c of files) {
+    const ds = (c.header as Part10Header).dataSet;
+    const id = ds.text(T.PatientID) ?? '';
+    const name = ds.string(T.PatientName)?.trim() ?? '';
+    const key = `${id}|${patientNameKey(name)}`;
+    let p = patients.get(key);
+    if (!p) {
+      p = { patientId: id, patientName: name, birthDate: ds.text(T.PatientBirthDate) ?? '', studies: [] };
+      patients.set(key, p);
+    }
+    const studyUid = ds.text(T.StudyInstanceUID) ?? '';
+    let st = p.studies.find((s) => s.studyInstanceUID === studyUid);
+    if (!st) {
+      st = { studyInstanceUID: studyUid, studyDate: ds.text(T.StudyDate) ?? '', studyDescription: ds.string(T.StudyDescription)?.trim() ?? '', accessionNumber: ds.text(T.AccessionNumber) ?? '', series: [] };
+      p.studies.push(st);
+    }
+    const seriesUid = ds.text(T.SeriesInstanceUID) ?? '';
+    const se = st.series.find((s) => s.seriesInstanceUID === seriesUid);
+    if (se) (se as { instances: number }).instances++;
+    else st.series.push({ seriesInstanceUID: seriesUid, modality: ds.text(T.Modality) ?? '', seriesNumber: ds.text(T.SeriesNumber) ?? '', instances: 1 });
+  }
+  return [...patients.values()];
+}
+
+function signerReports(files: Checked[]): SignerReport[] {
+  const bySigner = new Map<string, SignerReport & { files: number; signingTimes: { first?: string; last?: string } }>();
+  for (const c of files) {
+    for (const s of c.judged?.signers ?? []) {
+      const cert = s.cms.signerCertificate;
+      if (!cert) continue;
+      const d = describeCertificate(cert);
+      const key = `${d.fingerprintSha256}|${s.trust?.status ?? ''}`;
+      let r = bySigner.get(key);
+      if (!r) {
+        r = { subject: d.subject, issuer: d.issuer, serialNumber: d.serialNumber, status: s.trust?.status ?? 'unknown', chain: s.trust?.chain.map((x) => x.subject) ?? [], signingTimes: {}, files: 0, reasons: s.trust?.reasons ?? [] };
+        bySigner.set(key, r);
+      }
+      r.files++;
+      const t = s.cms.signingTime?.toISOString();
+      if (t) {
+        if (!r.signingTimes.first || t < r.signingTimes.first) r.signingTimes.first = t;
+        if (!r.signingTimes.last || t > r.signingTimes.last) r.signingTimes.last = t;
+      }
+    }
+  }
+  return [...bySigner.values()];
+}
+
+const TAMPERED = new Set(['FILE_TAMPERED', 'SECURE_UNREADABLE', 'DICOM_UNREADABLE', 'MEDIA_UNREADABLE', 'DICOMDIR_UNREADABLE']);
+
+export function policyPasses(policy: Policy, verdict: Verdict, findings: readonly Finding[]): boolean {
+  if (verdict === 'unreadable') return false;
+  switch (policy) {
+    case 'strict':
+      return findings.every((f) => f.severity === 'info');
+    case 'standard':
+      return findings.every((f) => f.severity !== 'error');
+    case 'lenient':
+      return findings.every((f) => !TAMPERED.has(f.code));
+  }
+}
+
+function finish(
+  options: VerifyOptions,
+  now: Date,
+  media: VerifyReport['media'],
+  mediaFindings: Finding[],
+  files: Checked[],
+  patients: PatientReport[],
+  signers: SignerReport[] = [],
+  unreadable = false,
+): VerifyReport {
+  const findings = [...mediaFindings, ...files.flatMap((c) => c.findings)];
+  const dicom = files.filter((c) => c.kind === 'dicom' || c.kind === 'secure' || c.kind === 'dicomdir');
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  const trustedFiles = dicom.filter((c) => c.judged?.status === 'trusted').length;
+  let verdict: Verdict;
+  if (unreadable) verdict = 'unreadable';
+  else if (errors > 0) verdict = 'problems';
+  else if (dicom.length > 0 && trustedFiles === dicom.length) verdict = 'trusted';
+  else verdict = 'intact-unsigned';
+  const fileReports: FileReport[] = files.map((c) => {
+    const worst = c.findings.find((f) => f.severity === 'error') ?? c.findings.find((f) => f.severity === 'warning');
+    const signer = c.judged?.signers[0]?.trust?.signer.subject;
+    return {
+      path: c.name,
+      kind: c.kind,
+      status: worst?.code ?? 'ok',
+      size: c.entry.size,
+      ...(c.header ? { sopInstanceUID: uid(c.header, T.SOPInstanceUID, T.MediaStorageSOPInstanceUID) ?? '', sopClassUID: uid(c.header, T.SOPClassUID, T.MediaStorageSOPClassUID) ?? '', transferSyntaxUID: c.header.transferSyntax.uid } : {}),
+      ...(signer ? { signer } : {}),
+      ...(c.judged ? { protection: c.judged.cms.structure } : {}),
+    };
+  });
+  const studies = patients.reduce((n, p) => n + p.studies.length, 0);
+  const series = patients.reduce((n, p) => n + p.studies.reduce((m, s) => m + s.series.length, 0), 0);
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'dcmsafe', version: VERSION },
+    verifiedAt: now.toISOString(),
+    media,
+    policy: options.policy,
+    verdict,
+    passed: policyPasses(options.policy, verdict, findings),
+    summary: {
+      files: files.length,
+      dicomFiles: dicom.filter((c) => c.kind !== 'dicomdir').length,
+      secureFiles: files.filter((c) => c.kind === 'secure').length,
+      signedFiles: files.filter((c) => c.judged?.cms.structure === 'signed').length,
+      trustedFiles,
+      patients: patients.length,
+      studies,
+      series,
+      instances: dicom.filter((c) => c.kind !== 'dicomdir' && c.header).length,
+      errors,
+      warnings: findings.filter((f) => f.severity === 'warning').length,
+      infos: findings.filter((f) => f.severity === 'info').length,
+    },
+    signers,
+    patients,
+    findings,
+    files: fileReports,
+  };
+}
+
+/**
+ * --extract: the files that pass the policy (all with --include-failed), decrypted, under File IDs
+ * of our own making, with a new DICOMDIR indexing exactly them. Names on the medium never become
+ * paths: nothing can land outside the folder.
+ */
+async function extract(options: VerifyOptions, report: VerifyReport, files: Checked[], staging: string): Promise<NonNullable<VerifyReport['extracted']>> {
+  const target = path.resolve(options.extract as string);
+  const fileOk = (c: Checked): boolean => options.includeFailed === true || policyPasses(options.policy, report.verdict === 'unreadable' ? 'problems' : report.verdict, c.findings);
+  const chosen = files.filter((c) => c.staged && fileOk(c));
+  const scans: ScanResult[] = [];
+  for (const c of chosen) scans.push(await scanFile(c.staged as string));
+  try {
+    if (chosen.length === 0) return { folder: target, files: 0, skipped: files.length };
+    const plan = planFileSet(scans, {
+      profile: findProfile('STD-GEN-CD'),
+      fileSetId: 'EXTRACTED',
+      fileSetUID: nameBasedUid(['dcmsafe extract', report.verifiedAt, report.media.path, ...chosen.map((c) => c.name)].join('|')),
+      clock: { now: () => new Date(report.verifiedAt) },
+      allowPatientMismatch: true,
+      skipUnreadable: true,
+      acceptAnyTransferSyntax: true,
+    });
+    for (const p of plan.instances) {
+      const dest = path.join(target, ...p.fileId);
+      await mkdir(path.dirname(dest), { recursive: true });
+      await rename(p.instance.path, dest);
+    }
+    await writeFile(path.join(target, 'DICOMDIR'), encodeDicomdir(plan.fileSet), { flag: 'wx' });
+    await writeFile(path.join(target, ...(plan.fileSet.descriptorFileId ?? ['README'])), fileSetDescriptor(plan, findProfile('STD-GEN-CD'), new Date(report.verifiedAt)), { flag: 'wx' });
+    return { folder: target, files: plan.instances.length, skipped: files.length - plan.instances.length };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
