@@ -13,6 +13,14 @@ describe('README', () => {
     }
   });
 
+  it('lists every verify finding code with its severity and meaning (npm run docs:errors)', async () => {
+    const { FINDING_CODES } = await import('../src/pipelines/verify-report.js');
+    const { DIRECTORY_FINDINGS } = await import('../src/dicom/dicomdir/decode.js');
+    for (const [code, info] of Object.entries({ ...FINDING_CODES, ...DIRECTORY_FINDINGS })) {
+      expect(readme, code).toContain(`| \`${code}\` | ${info.severity} | ${info.summary} |`);
+    }
+  });
+
   it('gives the two set-up commands on its first screen', () => {
     const firstScreen = readme.split('\n').slice(0, 15).join('\n');
     expect(firstScreen).toContain('npm ci && npm start');
