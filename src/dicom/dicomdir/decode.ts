@@ -16,6 +16,7 @@ import type { RandomAccessReader } from '../../media/io/random-access-reader.js'
 import { DataSet, type Element } from '../dataset.js';
 import { checkFileId, parseFileId } from '../file-id.js';
 import { readPart10Header } from '../part10/header.js';
+import { DEFAULT_LIMITS, type ReadLimits } from '../part10/parser.js';
 import { formatTag, tagElement, tagGroup, type Tag } from '../tag.js';
 import { T } from '../tags.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN, transferSyntaxName } from '../transfer-syntax.js';
@@ -293,9 +294,15 @@ function record(item: DataSet, f: RecordFields): DirectoryRecord {
 }
 
 /** Reads a DICOMDIR: its File-set, and what is wrong with it as findings. */
-export async function decodeDicomdir(reader: RandomAccessReader): Promise<DecodedDicomdir> {
+/**
+ * Element limit for directories: a DICOMDIR of 200 000 instances has about 2 million elements. The
+ * parsed model costs roughly 200 bytes an element, so this bounds memory near 500 MB.
+ */
+export const DICOMDIR_LIMITS: ReadLimits = { ...DEFAULT_LIMITS, maxElements: 2_500_000 };
+
+export async function decodeDicomdir(reader: RandomAccessReader, limits: ReadLimits = DICOMDIR_LIMITS): Promise<DecodedDicomdir> {
   const name = reader.name;
-  const header = await readPart10Header(reader, { stopAtPixelData: false });
+  const header = await readPart10Header(reader, { stopAtPixelData: false, limits });
   const d = new Decoder(name);
   for (const w of header.warnings) {
     d.findings.push({ code: w.code, severity: 'warning', message: w.message, ...(w.offset === undefined ? {} : { offset: w.offset }) });
