@@ -59,32 +59,19 @@ export async function openImageSource(kind: Extract<MediaKind, 'iso9660' | 'fat'
   const options = { maxEntries: limits.maxEntries, maxDepth: limits.maxDepth };
   let closed = false;
   try {
-    if (kind === 'iso9660') {
-      const volume = await openIso9660(image, options);
-      const { entries, findings, table } = list<IsoEntry>(volume.entries, limits);
-      return {
-        kind,
-        path: where,
-        ...labelOf(volume.volumeIdentifier),
-        entries,
-        findings,
-        open: (entry) => Promise.resolve().then(() => volume.openFile(lookup(table, entry, where, () => closed))),
-        close: async () => {
-          if (closed) return;
-          closed = true;
-          await image.close();
-        },
-      };
-    }
-    const volume = await openFatImage(image, options);
-    const { entries, findings, table } = list<FatEntry>(volume.entries, limits);
+    // Both readers give entries with a path and an openFile(entry): one source shape serves both.
+    const volume = kind === 'iso9660' ? await openIso9660(image, options) : await openFatImage(image, options);
+    const label = 'volumeIdentifier' in volume ? volume.volumeIdentifier : volume.label;
+    const openFile = (entry: IsoEntry | FatEntry): RandomAccessReader =>
+      'volumeIdentifier' in volume ? volume.openFile(entry as IsoEntry) : volume.openFile(entry as FatEntry);
+    const { entries, findings, table } = list<IsoEntry | FatEntry>(volume.entries, limits);
     return {
       kind,
       path: where,
-      ...labelOf(volume.label),
+      ...labelOf(label),
       entries,
       findings,
-      open: (entry) => Promise.resolve().then(() => volume.openFile(lookup(table, entry, where, () => closed))),
+      open: (entry) => Promise.resolve().then(() => openFile(lookup(table, entry, where, () => closed))),
       close: async () => {
         if (closed) return;
         closed = true;
