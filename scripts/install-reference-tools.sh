@@ -19,6 +19,7 @@ packages=(
   mtools dosfstools  # FAT images
   p7zip-full unzip zip  # archives
   libxml2-utils      # xmllint: INDEX.HTM is well-formed XHTML; audit messages validate
+  orthanc            # a PACS with DICOM TLS, for import tests
   iproute2           # network namespaces for servers in tests
 )
 apt-get update -qq

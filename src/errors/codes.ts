@@ -74,6 +74,9 @@ export const ERROR_CODES = {
   MEDIA_CAPACITY: { fault: 'usage', summary: 'The File-set does not fit the medium (a single file larger than the medium, or no free space).' },
   USB_HAS_FILESET: { fault: 'usage', summary: 'The USB stick already holds a DICOM File-set (--replace replaces it).' },
   USB_READBACK: { fault: 'media', summary: 'A file read back from the USB stick differs from what was written.' },
+  // Import: reconciliation (IHE IRWF)
+  RECONCILE_CHARSET: { fault: 'input', summary: "A local value cannot be written in the instance's character set, and the instance holds non-ASCII text." },
+  RECONCILE_CONFLICT: { fault: 'usage', summary: 'A local value for reconciliation is missing, empty or invalid for its VR.' },
   // Command line and output
   USAGE: { fault: 'usage', summary: 'The command line is wrong.' },
   OUTPUT_NOT_EMPTY: { fault: 'usage', summary: 'The output folder exists and is not empty.' },

@@ -78,7 +78,7 @@ export function detectSyntax(head: Buffer): string | undefined {
 }
 
 /** Checks the declared syntax against the first element; returns a corrected UID and why, if they disagree. */
-function checkDeclaredSyntax(declared: TransferSyntax, head: Buffer): string | undefined {
+export function checkDeclaredSyntax(declared: TransferSyntax, head: Buffer): string | undefined {
   if (head.length < 8 || declared.deflated) return undefined;
   const vrText = head.toString('latin1', 4, 6);
   const looksExplicit = isVR(vrText);

@@ -1,0 +1,269 @@
+/**
+ * Forward-only byte sources for rewriting a Part 10 file (PS3.10 §7.1) that may come straight out
+ * of a decryption stream (PS3.10 §7.4): nothing here seeks back, so a 1 GB file passes through
+ * with a bounded amount in memory.
+ *
+ *   IterableByteSource   a ByteSource over an async iterator of chunks (decrypted content, a socket)
+ *   InflatingByteSource  the inflated bytes of a deflated data set (PS3.5 §A.5) read from another source
+ *   RecordingByteSource  keeps a copy of the bytes that pass while recording: the "tape" from which
+ *                        values the parser does not load (bulk values, encapsulated fragments inside
+ *                        sequences) are taken, since a stream cannot be read twice
+ */
+import { Readable } from 'node:stream';
+import { createInflateRaw } from 'node:zlib';
+import { DcmsafeError } from '../../errors/index.js';
+import { ByteSource } from '../part10/byte-source.js';
+
+/** Size of the reads that stream values through. */
+export const STREAM_CHUNK = 1 << 20;
+
+/** A ByteSource over chunks as they come: decrypted content, a network stream, a file read stream. */
+export class IterableByteSource extends ByteSource {
+  private readonly iterator: AsyncIterator<Uint8Array>;
+  private pending: Buffer | undefined;
+  private ended = false;
+
+  constructor(
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    name: string,
+    /** Total length when the producer knows it: lengths running past it are then truncation. */
+    private readonly length?: number,
+  ) {
+    super(name, 0);
+    this.iterator = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : toAsync(chunks[Symbol.iterator]());
+  }
+
+  get knownLength(): number | undefined {
+    return this.length;
+  }
+
+  private async nextChunk(): Promise<Buffer | null> {
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = undefined;
+      return p;
+    }
+    while (!this.ended) {
+      const r = await this.iterator.next();
+      if (r.done) {
+        this.ended = true;
+        break;
+      }
+      const u8 = r.value;
+      if (u8.length > 0) return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.length);
+    }
+    return null;
+  }
+
+  protected async pull(min: number): Promise<Buffer | null> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < min) {
+      const c = await this.nextChunk();
+      if (!c) break;
+      parts.push(c);
+      got += c.length;
+    }
+    return parts.length === 0 ? null : parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+
+  protected async advance(n: number): Promise<number> {
+    let moved = 0;
+    while (moved < n) {
+      const c = await this.nextChunk();
+      if (!c) break;
+      const use = Math.min(c.length, n - moved);
+      moved += use;
+      if (use < c.length) this.pending = c.subarray(use);
+    }
+    return moved;
+  }
+
+  /** Tells the producer we are done (a decryptor can then release its resources). */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      this.ended = true;
+      await this.iterator.return?.();
+    }
+  }
+}
+
+function toAsync(it: Iterator<Uint8Array>): AsyncIterator<Uint8Array> {
+  return { next: () => Promise.resolve(it.next()) };
+}
+
+/**
+ * The inflated bytes of a raw deflate stream (PS3.5 §A.5: the data set after the File Meta
+ * Information) read from `compressed` from its current position. Positions count from 0, the first
+ * inflated byte, as the header reader does.
+ */
+export class InflatingByteSource extends ByteSource {
+  private readonly iterator: AsyncIterator<Buffer>;
+  private pending: Buffer | undefined;
+  private inflated = 0;
+
+  constructor(
+    compressed: ByteSource,
+    name: string,
+    private readonly maxInflated: number,
+  ) {
+    super(name, 0);
+    const input = Readable.from(
+      (async function* () {
+        while (!(await compressed.atEnd())) yield await compressed.readSome(STREAM_CHUNK);
+      })(),
+    );
+    const inflate = createInflateRaw({ chunkSize: 64 * 1024 });
+    input.on('error', (e) => inflate.destroy(e));
+    this.iterator = input.pipe(inflate)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  get knownLength(): undefined {
+    return undefined;
+  }
+
+  private async nextChunk(): Promise<Buffer | null> {
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = undefined;
+      return p;
+    }
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await this.iterator.next();
+    } catch (e) {
+      if (e instanceof DcmsafeError) throw e;
+      throw new DcmsafeError('PART10_INFLATE', `${this.name}: deflated data set is corrupt (${(e as Error).message})`, { file: this.name, offset: this.position }, { cause: e });
+    }
+    if (r.done) return null;
+    this.inflated += r.value.length;
+    if (this.inflated > this.maxInflated) {
+      throw new DcmsafeError('PART10_LIMIT', `${this.name}: deflated data set inflates beyond ${this.maxInflated} bytes`, { file: this.name, limit: this.maxInflated });
+    }
+    return r.value;
+  }
+
+  protected async pull(min: number): Promise<Buffer | null> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < min) {
+      const c = await this.nextChunk();
+      if (!c) break;
+      parts.push(c);
+      got += c.length;
+    }
+    return parts.length === 0 ? null : parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+
+  protected async advance(n: number): Promise<number> {
+    let moved = 0;
+    while (moved < n) {
+      const c = await this.nextChunk();
+      if (!c) break;
+      const use = Math.min(c.length, n - moved);
+      moved += use;
+      if (use < c.length) this.pending = c.subarray(use);
+    }
+    return moved;
+  }
+
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+  }
+}
+
+/**
+ * Passes the bytes of `inner` through and, while recording, keeps a copy of each one consumed, up
+ * to `limit` bytes. While recording it asks `inner` for exactly what the reader needs, so the tape
+ * holds the header and not a look-ahead into the pixel data; otherwise it reads in large chunks.
+ */
+export class RecordingByteSource extends ByteSource {
+  private recording = false;
+  private tapeStart = 0;
+  private tapeLength = 0;
+  private tapeChunks: Buffer[] = [];
+  private tape: Buffer | undefined;
+
+  constructor(
+    private readonly inner: ByteSource,
+    private readonly limit: number,
+  ) {
+    super(inner.name, inner.position);
+  }
+
+  get knownLength(): number | undefined {
+    return this.inner.knownLength;
+  }
+
+  /** Starts a new tape at the current position (bytes already buffered here are on it). */
+  startRecording(): void {
+    this.recording = true;
+    this.tapeStart = this.position;
+    this.tapeChunks = [];
+    this.tapeLength = 0;
+    this.tape = undefined;
+    if (this.buffered > 0) this.record(this.peek(this.buffered));
+  }
+
+  /** Stops recording; the tape stays readable until the next startRecording or dropTape. */
+  stopRecording(): void {
+    this.recording = false;
+  }
+
+  dropTape(): void {
+    this.recording = false;
+    this.tapeChunks = [];
+    this.tape = undefined;
+    this.tapeLength = 0;
+  }
+
+  /** `length` recorded bytes from stream position `offset` (a view of the tape). */
+  slice(offset: number, length: number): Buffer {
+    const from = offset - this.tapeStart;
+    if (from < 0 || from + length > this.tapeLength) {
+      throw new DcmsafeError('INTERNAL', `${this.name}: bytes ${offset}+${length} are not on the tape (${this.tapeStart}+${this.tapeLength})`, { file: this.name, offset });
+    }
+    if (!this.tape || this.tape.length !== this.tapeLength) {
+      this.tape = Buffer.concat(this.tapeChunks, this.tapeLength);
+      this.tapeChunks = [this.tape];
+    }
+    return this.tape.subarray(from, from + length);
+  }
+
+  private record(bytes: Buffer): void {
+    this.tapeLength += bytes.length;
+    if (this.tapeLength > this.limit) {
+      throw new DcmsafeError('PART10_LIMIT', `${this.name}: the data set before the pixel data is larger than ${this.limit} bytes, the most a streamed rewrite holds in memory`, {
+        file: this.name,
+        offset: this.tapeStart,
+        limit: this.limit,
+      });
+    }
+    this.tapeChunks.push(Buffer.from(bytes));
+  }
+
+  protected async pull(min: number): Promise<Buffer | null> {
+    if (await this.inner.atEnd()) return null;
+    if (!this.recording) return this.inner.readSome(Math.max(min, STREAM_CHUNK));
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < min && !(await this.inner.atEnd())) {
+      const b = await this.inner.readSome(min - got);
+      parts.push(b);
+      got += b.length;
+    }
+    const out = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    this.record(out);
+    return out;
+  }
+
+  protected async advance(n: number): Promise<number> {
+    let moved = 0;
+    while (moved < n && !(await this.inner.atEnd())) {
+      const b = await this.inner.readSome(Math.min(n - moved, STREAM_CHUNK));
+      if (this.recording) this.record(b);
+      moved += b.length;
+    }
+    return moved;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The import journal: one JSON line per instance the PACS acknowledged with success, flushed before
+ * the next instance is sent. A re-run reads it and sends only what is missing; a finished import
+ * re-run sends nothing. It lives with the user's data (default: $XDG_DATA_HOME/dcmsafe/journal, or
+ * ~/.local/share/dcmsafe/journal), one file per destination and reconciliation, never in the repo.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { DcmsafeError } from '../errors/index.js';
+
+export interface JournalEntry {
+  readonly sopInstanceUID: string;
+  readonly storedAt: string;
+  readonly status: number;
+  readonly file: string;
+  /** The instance went in although its origin was not proven (--allow-untrusted). */
+  readonly untrusted?: boolean;
+}
+
+export function defaultJournalDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_DATA_HOME || path.join(homedir(), '.local', 'share');
+  return path.join(base, 'dcmsafe', 'journal');
+}
+
+/** The journal file for a destination and a reconciliation: changing either starts a new journal. */
+export function journalPath(dir: string, destination: { host: string; port: number; calledAE: string }, reconciliation: unknown): string {
+  const key = createHash('sha256').update(JSON.stringify({ ...destination, reconciliation })).digest('hex').slice(0, 20);
+  return path.join(dir, `${destination.calledAE.replace(/[^A-Za-z0-9_-]/g, '_')}-${key}.jsonl`);
+}
+
+export class ImportJournal {
+  private constructor(
+    readonly file: string,
+    private readonly done: Map<string, JournalEntry>,
+  ) {}
+
+  static async open(file: string): Promise<ImportJournal> {
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const done = new Map<string, JournalEntry>();
+    const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return '';
+      throw new DcmsafeError('IO', `journal ${file} cannot be read: ${e.message}`, { file }, { cause: e });
+    });
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const entry = JSON.parse(line) as JournalEntry;
+        if (typeof entry.sopInstanceUID === 'string') done.set(entry.sopInstanceUID, entry);
+      } catch {
+        // A line cut by a crash: the instance it was about is simply sent again.
+      }
+    }
+    return new ImportJournal(file, done);
+  }
+
+  has(sopInstanceUID: string): boolean {
+    return this.done.has(sopInstanceUID);
+  }
+
+  get entries(): JournalEntry[] {
+    return [...this.done.values()];
+  }
+
+  /** Appends and flushes one line: after this returns, a crash cannot lose the fact that it was stored. */
+  async record(entry: JournalEntry): Promise<void> {
+    const handle = await open(this.file, 'a', 0o600);
+    try {
+      await handle.write(`${JSON.stringify(entry)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    this.done.set(entry.sopInstanceUID, entry);
+  }
+}

@@ -1,0 +1,42 @@
+import { appendFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ImportJournal, journalPath } from '../../src/pipelines/import-journal.js';
+import { parseReconcileMap } from '../../src/pipelines/reconcile-map.js';
+import { tempDir } from '../helpers/env.js';
+
+describe('import journal', () => {
+  const dir = tempDir();
+
+  it('remembers what was stored across runs, and survives a line cut by a crash', async () => {
+    const file = journalPath(dir, { host: '127.0.0.1', port: 2762, calledAE: 'PACS' }, { patientId: 'L1' });
+    const first = await ImportJournal.open(file);
+    await first.record({ sopInstanceUID: '1.2.3', storedAt: '2026-01-01T00:00:00Z', status: 0, file: 'DICOM/IM1' });
+    appendFileSync(file, '{"sopInstanceUID": "1.2.4", "stor');
+    const again = await ImportJournal.open(file);
+    expect(again.has('1.2.3')).toBe(true);
+    expect(again.has('1.2.4')).toBe(false);
+    expect(readFileSync(file, 'utf8').split('\n')[0]).toContain('1.2.3');
+  });
+
+  it('keeps one journal per destination and reconciliation', () => {
+    const a = journalPath(dir, { host: 'h', port: 1, calledAE: 'PACS' }, { patientId: 'L1' });
+    const b = journalPath(dir, { host: 'h', port: 1, calledAE: 'PACS' }, { patientId: 'L2' });
+    const c = journalPath(dir, { host: 'h', port: 2, calledAE: 'PACS' }, { patientId: 'L1' });
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(path.dirname(a)).toBe(dir);
+  });
+});
+
+describe('reconciliation map', () => {
+  it('reads quoted CSV with optional columns', () => {
+    const rows = parseReconcileMap('foreign_patient_id,foreign_issuer,patient_id,issuer,patient_name,sex\n"F,1",OUTSIDE,L-1,LOCAL,"Doe^Jane",F\n', 'map.csv');
+    expect(rows).toEqual([{ foreignPatientId: 'F,1', foreignIssuer: 'OUTSIDE', local: { patientId: 'L-1', issuerOfPatientId: 'LOCAL', patientName: 'Doe^Jane', sex: 'F' } }]);
+  });
+
+  it('refuses a map without the required columns or with bad values', () => {
+    expect(() => parseReconcileMap('patient_id,issuer\nL,I\n', 'm.csv')).toThrow(expect.objectContaining({ code: 'USAGE' }));
+    expect(() => parseReconcileMap('foreign_patient_id,patient_id,issuer,sex\nF,L,I,X\n', 'm.csv')).toThrow(/sex/);
+    expect(() => parseReconcileMap('foreign_patient_id,patient_id,issuer\nF,,I\n', 'm.csv')).toThrow(/line 2/);
+  });
+});
