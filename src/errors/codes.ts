@@ -74,6 +74,14 @@ export const ERROR_CODES = {
   MEDIA_CAPACITY: { fault: 'usage', summary: 'The File-set does not fit the medium (a single file larger than the medium, or no free space).' },
   USB_HAS_FILESET: { fault: 'usage', summary: 'The USB stick already holds a DICOM File-set (--replace replaces it).' },
   USB_READBACK: { fault: 'media', summary: 'A file read back from the USB stick differs from what was written.' },
+  MEDIA_UNREADABLE: { fault: 'media', summary: 'The medium cannot be read at all (nothing on it could be opened or decrypted).' },
+  // DICOM network (PS3.8 upper layer, PS3.7 DIMSE, PS3.15 Annex B TLS)
+  NET_CONNECT: { fault: 'peer', summary: 'The peer cannot be reached, or the connection dropped.' },
+  NET_TLS: { fault: 'peer', summary: 'The TLS handshake failed: unknown CA, name mismatch, or a protocol version below TLS 1.2.' },
+  NET_ASSOCIATION: { fault: 'peer', summary: 'The association was rejected or aborted, or no presentation context was accepted.' },
+  NET_PROTOCOL: { fault: 'peer', summary: 'The peer sent a malformed PDU or DIMSE message.' },
+  NET_TIMEOUT: { fault: 'peer', summary: 'The peer did not answer in time.' },
+  IMPORT_SECURITY_ALERT: { fault: 'media', summary: 'A file no longer passed verification while it was sent; the association was aborted before its last fragment.' },
   // Import: reconciliation (IHE IRWF)
   RECONCILE_CHARSET: { fault: 'input', summary: "A local value cannot be written in the instance's character set, and the instance holds non-ASCII text." },
   RECONCILE_CONFLICT: { fault: 'usage', summary: 'A local value for reconciliation is missing, empty or invalid for its VR.' },

@@ -1,7 +1,6 @@
 /**
- * Error codes of the DICOM network layer (PS3.8 Upper Layer, PS3.7 DIMSE, PS3.15 Annex B TLS). They
- * are not in src/errors/codes.ts yet: until they are, `netError` casts them, so `code` is right but
- * `fault` (looked up in the table) is not available. Once the table has them the cast is a no-op.
+ * Error codes of the DICOM network layer (PS3.8 Upper Layer, PS3.7 DIMSE, PS3.15 Annex B TLS), all
+ * with fault 'peer' (exit code 4):
  *
  *   NET_CONNECT      peer  Cannot connect to the peer, or the connection dropped.
  *   NET_TLS          peer  The TLS handshake failed: unknown CA, name mismatch, protocol version, missing certificate.
@@ -9,12 +8,12 @@
  *   NET_PROTOCOL     peer  The peer sent a malformed or unexpected PDU or DIMSE message.
  *   NET_TIMEOUT      peer  The peer did not answer in time (connect, TLS handshake, ARTIM, DIMSE).
  */
-import { DcmsafeError, type ErrorCode, type ErrorData } from '../errors/index.js';
+import { DcmsafeError, type ErrorData } from '../errors/index.js';
 
 export type NetErrorCode = 'NET_CONNECT' | 'NET_TLS' | 'NET_ASSOCIATION' | 'NET_PROTOCOL' | 'NET_TIMEOUT';
 
 export function netError(code: NetErrorCode, message: string, data: ErrorData = {}, cause?: unknown): DcmsafeError {
-  return new DcmsafeError(code as unknown as ErrorCode, message, data, cause === undefined ? undefined : { cause });
+  return new DcmsafeError(code, message, data, cause === undefined ? undefined : { cause });
 }
 
 /** Errors of the caller's own parameters (AE titles, contexts, lengths): a usage error, not the peer's. */
@@ -23,5 +22,5 @@ export function usageError(message: string, data: ErrorData = {}): DcmsafeError 
 }
 
 export function isNetError(e: unknown, code?: NetErrorCode): e is DcmsafeError {
-  return e instanceof DcmsafeError && (code === undefined ? (e.code as string).startsWith('NET_') : (e.code as string) === code);
+  return e instanceof DcmsafeError && (code === undefined ? e.code.startsWith('NET_') : e.code === code);
 }

@@ -512,7 +512,7 @@ export function decodePdu(type: number, body: Buffer): Pdu {
       return { type: 'A-ABORT', source: body.readUInt8(2), reason: body.readUInt8(3) };
     }
     default:
-      throw netError('NET_PROTOCOL', `unknown PDU type 0x${type.toString(16).padStart(2, '0')}`, { offset: 0 });
+      throw netError('NET_PROTOCOL', `unknown PDU type 0x${type.toString(16).padStart(2, '0')}`, { offset: 0, pduType: type, ourAbortReason: 1 });
   }
 }
 
@@ -590,7 +590,7 @@ export class PduFramer {
         limit = 4;
         break;
       default:
-        throw netError('NET_PROTOCOL', `unknown PDU type 0x${type.toString(16).padStart(2, '0')} (not a DICOM upper layer peer?)`, { offset: 0, pduType: type });
+        throw netError('NET_PROTOCOL', `unknown PDU type 0x${type.toString(16).padStart(2, '0')} (not a DICOM upper layer peer?)`, { offset: 0, pduType: type, ourAbortReason: 1 });
     }
     if (length > limit) {
       throw netError('NET_PROTOCOL', `PDU type 0x${type.toString(16).padStart(2, '0')} announces ${length} bytes, more than the ${limit} allowed`, { offset: 2, pduType: type, length });

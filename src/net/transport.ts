@@ -302,7 +302,7 @@ function pemOrDer(buf: Buffer, label: 'CERTIFICATE'): string | Buffer {
   return `-----BEGIN ${label}-----\n${buf.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END ${label}-----\n`;
 }
 
-function keyMaterial(key: KeyObject | Buffer): string | Buffer {
+export function keyMaterial(key: KeyObject | Buffer): string | Buffer {
   // node:tls takes PEM or DER bytes, not KeyObjects; the PEM stays in memory and is never logged.
   if (key instanceof KeyObject) return key.export({ format: 'pem', type: 'pkcs8' });
   return key;

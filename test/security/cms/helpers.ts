@@ -2,8 +2,6 @@
  * Shared helpers of the CMS tests: write a plan to a Buffer, open and read a file completely, and a
  * synthetic Part 10-shaped content (preamble, DICM, then bytes) of any length.
  */
-import { expect } from 'vitest';
-import { DcmsafeError } from '../../../src/errors/index.js';
 import { BufferReader } from '../../../src/media/io/random-access-reader.js';
 import { openSecureFile, type DecryptionKeys, type SecureFileResult } from '../../../src/security/cms/reader.js';
 import type { SecureFilePlan } from '../../../src/security/cms/writer.js';
@@ -32,14 +30,4 @@ export function part10Like(length: number, seed = 'content'): Buffer {
   return b.subarray(0, length);
 }
 
-export async function expectCode(p: Promise<unknown>, code: string): Promise<DcmsafeError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${code}`).toBeInstanceOf(DcmsafeError);
-  expect((caught as DcmsafeError).code, (caught as Error).message).toBe(code);
-  return caught as DcmsafeError;
-}
+export { expectCode } from '../../helpers/errors.js';
