@@ -22,6 +22,7 @@ import { T } from '../../src/dicom/tags.js';
 import { lookupTransferSyntax } from '../../src/dicom/transfer-syntax.js';
 import { decodeFrames, planDecode, type DecodePlan } from '../../src/dicom/transcode/decode-pixels.js';
 import { corpusManifest, describeWithTools, PYTHON, run, tempDir, type CorpusEntry } from '../helpers/env.js';
+import { imagePixelAttributes } from '../helpers/pixels.js';
 
 /** Largest difference accepted from another decoder of a lossy codestream (rounding in the inverse transform). */
 const LOSSY_TOLERANCE = 1;
@@ -72,16 +73,7 @@ async function readNative(file: string): Promise<Native> {
 }
 
 function attributesOf(header: Part10Header): Record<string, string | number | undefined> {
-  const ds = header.dataSet;
-  return {
-    photometricInterpretation: ds.text(T.PhotometricInterpretation),
-    planarConfiguration: (ds.integer(T.SamplesPerPixel) ?? 1) > 1 ? ds.integer(T.PlanarConfiguration) : undefined,
-    samplesPerPixel: ds.integer(T.SamplesPerPixel),
-    bitsAllocated: ds.integer(T.BitsAllocated),
-    bitsStored: ds.integer(T.BitsStored),
-    highBit: ds.integer(T.HighBit),
-    pixelRepresentation: ds.integer(T.PixelRepresentation),
-  };
+  return imagePixelAttributes(header.dataSet);
 }
 
 /** Number of differing samples and the largest difference between their values. */

@@ -3,7 +3,9 @@
  * Offset Table (its first item), the Extended Offset Table (PS3.3 C.7.6.3.1.8, (7FE0,0001) and
  * (7FE0,0002)), and which fragments make up which frame. Offsets and lengths come from the file and
  * are hostile: each one is checked against the fragments actually present, and anything that does not
- * add up is a PIXEL_FRAGMENTS error rather than a guess.
+ * add up is a PIXEL_FRAGMENTS error rather than a guess. indexFrames splits fragments whose positions
+ * are all known (a file); FrameSplitter applies the same rules to fragments told one at a time (a
+ * stream that cannot be read twice, reconcile/rewrite.ts).
  */
 import { DcmsafeError } from '../../errors/index.js';
 import type { RandomAccessReader } from '../../media/io/random-access-reader.js';
@@ -57,7 +59,7 @@ export interface FrameIndex {
 }
 
 /** Bytes at the start of a fragment enough to recognise any codestream opening (see opensFrame). */
-const OPENING_BYTES = 8;
+export const OPENING_BYTES = 8;
 
 function fragmentsError(name: string, message: string, data: Record<string, unknown> = {}, cause?: unknown): DcmsafeError {
   return new DcmsafeError('PIXEL_FRAGMENTS', `${name}: ${message}`, { file: name, tag: formatTag(T.PixelData), ...data }, cause === undefined ? undefined : { cause });
@@ -141,6 +143,130 @@ export function indexFrames(input: FrameIndexInput): FrameIndex {
       if (starts.length !== frames) throw fragmentsError(name, `${starts.length} codestreams found in ${fragments.length} fragments, Number of Frames is ${frames}`, { method });
       return { method, frames: starts.map((s, i) => fragments.slice(s, i + 1 < starts.length ? starts[i + 1] : fragments.length)) };
     }
+  }
+}
+
+// --- frames found forward-only -------------------------------------------------------------------
+
+/** What a fragment read forward-only is to the frames (see FrameSplitter.next). */
+export interface FragmentRole {
+  /** 1-based number of the frame it belongs to; 0 when it belongs to none (between an Extended Offset Table's frames). */
+  readonly frame: number;
+  /** It is the first fragment of that frame: the frame before it is complete. */
+  readonly opens: boolean;
+  /** How many of its bytes, from its start, belong to the frame. */
+  readonly length: number;
+}
+
+export interface FrameSplitterInput {
+  /** The file, for messages. */
+  readonly name: string;
+  readonly numberOfFrames: number;
+  readonly decoder: PixelDecoder;
+  /** Entries of the Basic Offset Table; empty when the table is empty (or ignored for an Extended Offset Table). */
+  readonly basicOffsetTable: readonly number[];
+  readonly extendedOffsetTable?: ExtendedOffsetTable;
+}
+
+/**
+ * indexFrames for a stream: the fragments are told one at a time, in order, and the number of
+ * fragments is not known until the sequence delimiter. Tables are used the same way; without one, a
+ * single frame takes every fragment, and several frames start where a codestream starts (opensFrame),
+ * which also splits the files indexFrames reads one fragment per frame as long as each fragment opens
+ * its codestream. Each call answers before the fragment's value is read, so the caller can finish the
+ * previous frame first and hold one frame at a time.
+ */
+export class FrameSplitter {
+  readonly method: Exclude<FrameIndexMethod, 'fragment-per-frame'>;
+  private readonly starts: readonly number[];
+  private opened = 0;
+  private fragments = 0;
+  private firstOffset = 0;
+
+  constructor(private readonly input: FrameSplitterInput) {
+    const { name, numberOfFrames: frames } = input;
+    if (!Number.isSafeInteger(frames) || frames < 1) throw fragmentsError(name, `cannot split pixel data into ${frames} frames`);
+    const eot = input.extendedOffsetTable;
+    if (eot) {
+      this.method = 'extended-offset-table';
+      if (eot.offsets.length !== frames || eot.lengths.length !== frames) {
+        throw fragmentsError(name, `Extended Offset Table has ${eot.offsets.length} offsets and ${eot.lengths.length} lengths for ${frames} frames`, { method: this.method });
+      }
+      this.starts = eot.offsets;
+    } else if (input.basicOffsetTable.length > 0) {
+      this.method = 'basic-offset-table';
+      if (input.basicOffsetTable.length !== frames) throw fragmentsError(name, `Basic Offset Table has ${input.basicOffsetTable.length} entries for ${frames} frames`, { method: this.method });
+      if (input.basicOffsetTable[0] !== 0) throw fragmentsError(name, `Basic Offset Table starts at ${input.basicOffsetTable[0]}, not 0`, { method: this.method });
+      this.starts = input.basicOffsetTable;
+    } else {
+      this.method = frames === 1 ? 'single-frame' : 'frame-markers';
+      this.starts = [];
+    }
+    const what = this.method === 'extended-offset-table' ? 'Extended Offset Table' : 'Basic Offset Table';
+    for (let i = 1; i < this.starts.length; i++) {
+      if ((this.starts[i] as number) <= (this.starts[i - 1] as number)) throw fragmentsError(name, `${what} entry ${i + 1} (${this.starts[i]}) does not increase`, { method: this.method, frame: i + 1 });
+    }
+  }
+
+  /** Frames started so far. */
+  get framesOpened(): number {
+    return this.opened;
+  }
+
+  /**
+   * The role of the next fragment: `itemOffset` is the stream position of its Item tag, `length` its
+   * value length, `head` its first OPENING_BYTES bytes (fewer if it is shorter).
+   */
+  next(itemOffset: number, length: number, head: Uint8Array): FragmentRole {
+    const { name, numberOfFrames: frames } = this.input;
+    if (this.fragments === 0) this.firstOffset = itemOffset;
+    this.fragments++;
+    const relative = itemOffset - this.firstOffset;
+    const method = this.method;
+    let opens: boolean;
+    switch (method) {
+      case 'extended-offset-table':
+      case 'basic-offset-table': {
+        const what = method === 'extended-offset-table' ? 'Extended Offset Table' : 'Basic Offset Table';
+        const start = this.starts[this.opened];
+        if (start !== undefined && relative > start) throw fragmentsError(name, `${what} entry ${this.opened + 1} (${start}) is not the start of a fragment`, { method, frame: this.opened + 1 });
+        opens = relative === start;
+        break;
+      }
+      case 'single-frame':
+        opens = this.fragments === 1;
+        break;
+      case 'frame-markers':
+        opens = opensFrame(this.input.decoder, head);
+        if (this.fragments === 1 && !opens) throw fragmentsError(name, 'the first fragment does not start a codestream', { method, offset: itemOffset + 8 });
+        break;
+    }
+    if (opens) {
+      if (this.opened === frames) throw fragmentsError(name, `more than the ${frames} frames Number of Frames gives: frame ${frames + 1} starts at offset ${itemOffset}`, { method, frame: frames + 1, offset: itemOffset });
+      this.opened++;
+    }
+    if (method === 'extended-offset-table') {
+      // With an Extended Offset Table each frame lies within one fragment (PS3.3 C.7.6.3.1.8);
+      // indexFrames ignores any other fragment, and so does this.
+      if (!opens) return { frame: 0, opens: false, length: 0 };
+      const take = this.input.extendedOffsetTable?.lengths[this.opened - 1] as number;
+      if (take < 1 || take > length) {
+        throw fragmentsError(name, `Extended Offset Table length ${take} of frame ${this.opened} does not fit its fragment of ${length} bytes`, { method, frame: this.opened, offset: itemOffset + 8 });
+      }
+      return { frame: this.opened, opens, length: take };
+    }
+    return { frame: this.opened, opens, length };
+  }
+
+  /** After the sequence delimiter: every frame must have been found. */
+  finish(): void {
+    const { name, numberOfFrames: frames } = this.input;
+    if (this.fragments === 0) throw fragmentsError(name, 'encapsulated pixel data has no fragment after the Basic Offset Table', { method: this.method });
+    if (this.opened < this.starts.length) {
+      const what = this.method === 'extended-offset-table' ? 'Extended Offset Table' : 'Basic Offset Table';
+      throw fragmentsError(name, `${what} entry ${this.opened + 1} (${this.starts[this.opened]}) is not the start of a fragment`, { method: this.method, frame: this.opened + 1 });
+    }
+    if (this.opened !== frames) throw fragmentsError(name, `${this.opened} codestreams found in ${this.fragments} fragments, Number of Frames is ${frames}`, { method: this.method });
   }
 }
 

@@ -17,12 +17,12 @@ import { InflateByteSource, ReaderByteSource } from '../part10/byte-source.js';
 import { readPart10Header, type Part10Header } from '../part10/header.js';
 import { DataSetParser, DEFAULT_LIMITS } from '../part10/parser.js';
 import { emitElements, sizeOfOutputElements, sortElements, type OutputElement } from '../part10/stream-writer.js';
-import { encodeFileMeta, makeElement } from '../part10/writer.js';
+import { encodeFileMeta } from '../part10/writer.js';
 import { T } from '../tags.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../transfer-syntax.js';
 import { swapUnit } from '../vr.js';
 import { dataSetToExplicitLE, swapBytes } from './convert.js';
-import { decodeFrames, planDecode, type DecodePlan } from './decode-pixels.js';
+import { decodedAttributeChanges, decodedPixelDataVR, decodeFrames, planDecode, type DecodePlan } from './decode-pixels.js';
 
 export type TranscodeKind = 'copy' | 'rewrap' | 'inflate' | 'reencode' | 'decode';
 
@@ -191,7 +191,7 @@ export async function prepareFromReader(reader: RandomAccessReader, kind: Transc
     replaceDecodedAttributes(elements, plan);
     elements.push({
       tag: T.PixelData,
-      vr: plan.attributes.bitsAllocated <= 8 ? 'OB' : 'OW',
+      vr: decodedPixelDataVR(plan),
       source: { kind: 'stream', length: plan.totalSize, chunks: () => decodeFrames(reader, header, plan) },
     });
   }
@@ -211,30 +211,15 @@ export async function prepareFromReader(reader: RandomAccessReader, kind: Transc
 
 /** After decoding, the image attributes describe the native pixels; lossy history is kept (PS3.3 C.7.6.1.1.5). */
 function replaceDecodedAttributes(elements: OutputElement[], plan: DecodePlan): void {
-  const set = (el: Element): void => {
+  const { set, remove } = decodedAttributeChanges(plan, (tag) => elements.some((e) => e.tag === tag));
+  for (const tag of remove) {
+    const i = elements.findIndex((e) => e.tag === tag);
+    if (i >= 0) elements.splice(i, 1);
+  }
+  for (const el of set) {
     const i = elements.findIndex((e) => e.tag === el.tag);
     const out: OutputElement = { tag: el.tag, vr: el.vr, source: { kind: 'bytes', bytes: el.value ?? Buffer.alloc(0) } };
     if (i >= 0) elements[i] = out;
     else elements.push(out);
-  };
-  const remove = (tag: number): void => {
-    const i = elements.findIndex((e) => e.tag === tag);
-    if (i >= 0) elements.splice(i, 1);
-  };
-  const a = plan.attributes;
-  set(makeElement(T.PhotometricInterpretation, 'CS', a.photometricInterpretation));
-  set(makeElement(T.SamplesPerPixel, 'US', a.samplesPerPixel));
-  set(makeElement(T.BitsAllocated, 'US', a.bitsAllocated));
-  set(makeElement(T.BitsStored, 'US', a.bitsStored));
-  set(makeElement(T.HighBit, 'US', a.highBit));
-  set(makeElement(T.PixelRepresentation, 'US', a.pixelRepresentation));
-  if (a.planarConfiguration !== undefined) set(makeElement(T.PlanarConfiguration, 'US', a.planarConfiguration));
-  else remove(T.PlanarConfiguration);
-  remove(T.ExtendedOffsetTable);
-  remove(T.ExtendedOffsetTableLengths);
-  if (plan.sourceLossy) {
-    set(makeElement(T.LossyImageCompression, 'CS', '01'));
-    const method = elements.find((e) => e.tag === T.LossyImageCompressionMethod);
-    if (!method && plan.lossyMethod) set(makeElement(T.LossyImageCompressionMethod, 'CS', plan.lossyMethod));
   }
 }

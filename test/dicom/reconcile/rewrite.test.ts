@@ -193,6 +193,41 @@ describe('streamed rewrite: edges', () => {
     }
   });
 
+  it('pads an odd native pixel value and odd fragments to even length (PS3.5 §7.1.1, §A.4)', async () => {
+    const odd = Buffer.from([1, 2, 3, 4, 5]);
+    const ds = buildDataSet(base);
+    const head = encodePart10({ sopClassUID: base[0]![2] as string, sopInstanceUID: sop }, ds);
+    const px = Buffer.alloc(12);
+    px.writeUInt32LE(0x00107fe0, 0);
+    px.write('OB', 4, 'latin1');
+    px.writeUInt32LE(odd.length, 8);
+    const native = await openRewrite(new IterableByteSource([head, px, odd], 'odd'), { name: 'odd' });
+    const out = await collect(native.part10());
+    const h = await header(out);
+    expect(h.pixelData?.length).toBe(6);
+    expect(out.subarray(h.pixelData!.valueOffset)).toEqual(Buffer.from([1, 2, 3, 4, 5, 0]));
+
+    // Encapsulated (JPEG baseline): an empty offset table and one fragment of 5 bytes.
+    const jpegHead = Buffer.concat([encodeFileMeta({ sopClassUID: base[0]![2] as string, sopInstanceUID: sop, transferSyntaxUID: '1.2.840.10008.1.2.4.50' }), encodeHeaderDataSet(ds)]);
+    const el = Buffer.alloc(12);
+    el.writeUInt32LE(0x00107fe0, 0);
+    el.write('OB', 4, 'latin1');
+    el.writeUInt32LE(0xffffffff, 8);
+    const item = (n: number): Buffer => {
+      const b = Buffer.alloc(8);
+      b.writeUInt32LE(0xe000fffe, 0);
+      b.writeUInt32LE(n, 4);
+      return b;
+    };
+    const end = Buffer.alloc(8);
+    end.writeUInt32LE(0xe0ddfffe, 0);
+    const encapsulated = await openRewrite(new IterableByteSource([jpegHead, el, item(0), item(5), odd, end], 'oddfrag'), { name: 'oddfrag' });
+    const data = await collect(encapsulated.dataSet);
+    expect(data.length % 2).toBe(0);
+    const tail = Buffer.concat([item(0), item(6), odd, Buffer.from([0]), end]);
+    expect(data.subarray(data.length - tail.length)).toEqual(tail);
+  });
+
   it('notices a stream cut inside the pixel data (PART10_TRUNCATED)', async () => {
     const file = readFileSync(path.join(CORPUS, 'mr/MR_small.dcm'));
     const cut = file.subarray(0, file.length - 1000); // inside the 8192 bytes of pixel data

@@ -11,6 +11,7 @@ import { BufferReader } from '../../../src/media/io/random-access-reader.js';
 import { readPart10Header, type Part10Header } from '../../../src/dicom/part10/header.js';
 import { decodeFrames, planDecode, type DecodePlan } from '../../../src/dicom/transcode/decode-pixels.js';
 import { changePlanarConfiguration } from '../../../src/dicom/transcode/codecs.js';
+import { item, rleFrame } from '../../helpers/pixels.js';
 import { indexFrames, locateFrames, opensFrame, parseBasicOffsetTable, parseExtendedOffsetTable, readFrame, type FrameIndex } from '../../../src/dicom/transcode/frames.js';
 
 const RLE = '1.2.840.10008.1.2.5';
@@ -48,13 +49,6 @@ const u32s = (values: number[]): Buffer => {
   return b;
 };
 
-function item(value: Buffer, tag = 0xfffee000): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt16LE(tag >>> 16, 0);
-  head.writeUInt16LE(tag & 0xffff, 2);
-  head.writeUInt32LE(value.length, 4);
-  return Buffer.concat([head, value]);
-}
 
 /** Encapsulated Pixel Data: the BOT item, the fragment items, the sequence delimiter. */
 function encapsulated(bot: Buffer, fragments: Buffer[], { delimiter = true } = {}): Buffer {
@@ -355,26 +349,6 @@ describe('planDecode', () => {
 
 // --- RLE frames decoded end to end ----------------------------------------------------------------
 
-/** An RLE frame (PS3.5 Annex G) of the given byte planes, each as literal runs. */
-function rleFrame(planes: Buffer[]): Buffer {
-  const segments = planes.map((plane) => {
-    const parts: Buffer[] = [];
-    for (let i = 0; i < plane.length; i += 128) {
-      const run = plane.subarray(i, i + 128);
-      parts.push(Buffer.from([run.length - 1]), run);
-    }
-    return Buffer.concat(parts);
-  });
-  const header = Buffer.alloc(64);
-  header.writeUInt32LE(planes.length, 0);
-  let offset = 64;
-  segments.forEach((s, i) => {
-    header.writeUInt32LE(offset, 4 + 4 * i);
-    offset += s.length;
-  });
-  const frame = Buffer.concat([header, ...segments]);
-  return frame.length % 2 ? Buffer.concat([frame, Buffer.alloc(1)]) : frame;
-}
 
 async function decodeAll(file: Buffer): Promise<Buffer[]> {
   const { reader, header } = await open(file);
