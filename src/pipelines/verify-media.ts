@@ -14,8 +14,10 @@ import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
 import { decodeDicomdir, DIRECTORY_FINDINGS, type DecodedDicomdir } from '../dicom/dicomdir/decode.js';
 import { MEDIA_STORAGE_DIRECTORY_SOP_CLASS, type DirectoryRecord } from '../dicom/dicomdir/model.js';
+import { isPatientIndependent } from '../dicom/dicomdir/record-types.js';
 import { planFileSet, patientNameKey } from '../dicom/fileset/plan.js';
 import { scanFile, type ScanResult } from '../dicom/fileset/scan.js';
+import { DataSet } from '../dicom/dataset.js';
 import { readPart10Header, type Part10Header } from '../dicom/part10/header.js';
 import { findProfile } from '../dicom/profiles/profiles.js';
 import { T } from '../dicom/tags.js';
@@ -45,8 +47,12 @@ export interface VerifyOptions {
   readonly limits?: { maxEntries?: number; maxHeaderBytes?: number; maxDicomdirBytes?: number };
 }
 
-/** How much of a decrypted file is kept to read its header (the rest is only hashed). */
-const HEADER_PREFIX = 64 << 20;
+/**
+ * How much of a decrypted file is kept to read its header (the rest is only hashed); a header that
+ * does not fit is read in a second pass keeping up to MAX_HEADER_PREFIX (the rewrite's own bound).
+ */
+const HEADER_PREFIX = 8 << 20;
+const MAX_HEADER_PREFIX = 256 << 20;
 const MAX_DICOMDIR = 512 << 20;
 
 const EXECUTABLE_NAMES = /^(AUTORUN\.INF|.*\.(EXE|COM|BAT|CMD|MSI|DLL|SCR|PIF|PS1|VBS|VBE|JSE|WSF|SH|APP|JAR|LNK|CPL|REG))$/i;
@@ -151,7 +157,8 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
       if (looksLikeSecureFile(head)) {
         dicomdirSecure = true;
         const opened = await openSecureInto(reader, options.keys, trust, MAX_DICOMDIR, dicomdirFile);
-        if (opened) bytesReader = new BufferReader(opened, dicomdirFile.name);
+        // A DICOMDIR above MAX_DICOMDIR shows as truncated (its declared size kept): refused, not misread.
+        if (opened) bytesReader = new BufferReader(opened.prefix, dicomdirFile.name, opened.length);
         else dicomdirState = hasKeys(options.keys) ? 'unreadable' : 'encrypted-no-key';
       }
       if (dicomdirState === 'present') {
@@ -190,7 +197,17 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
       if (looksLikeSecureFile(head)) {
         c.kind = 'secure';
         const content = await openSecureInto(reader, options.keys, trust, HEADER_PREFIX, c, staging);
-        if (content) await parseHeader(new BufferReader(content, c.name), c);
+        if (content) {
+          const before = c.findings.length;
+          await parseHeader(new BufferReader(content.prefix, c.name, content.length), c);
+          if (!c.header && content.length > content.prefix.length) {
+            // A header longer than the window (a large structure set, say): decrypt once more and keep
+            // up to MAX_HEADER_PREFIX. The verdict on the file is the first pass's; only the header is new.
+            c.findings.splice(before);
+            const again = await openSecureInto(reader, options.keys, trust, MAX_HEADER_PREFIX, { ...c, findings: [] });
+            if (again) await parseHeader(new BufferReader(again.prefix, c.name, again.length), c);
+          }
+        }
       } else if (looksLikeDicom(head)) {
         c.kind = 'dicom';
         await parseHeader(reader, c);
@@ -250,8 +267,18 @@ function hasKeys(keys: DecryptionKeys): boolean {
   return (keys.certificates?.length ?? 0) + (keys.passwords?.length ?? 0) > 0;
 }
 
-/** Decrypts and judges a Secure DICOM File; returns its first `keep` bytes, or undefined when it cannot be opened. */
-async function openSecureInto(reader: RandomAccessReader, keys: DecryptionKeys, trust: TrustInput, keep: number, c: Checked, staging?: string): Promise<Buffer | undefined> {
+/**
+ * Decrypts and judges a Secure DICOM File; returns its first `keep` bytes and the content's whole
+ * length, or undefined when it cannot be opened.
+ */
+async function openSecureInto(
+  reader: RandomAccessReader,
+  keys: DecryptionKeys,
+  trust: TrustInput,
+  keep: number,
+  c: Checked,
+  staging?: string,
+): Promise<{ prefix: Buffer; length: number } | undefined> {
   if (!hasKeys(keys)) {
     c.findings.push(finding('SECURE_NO_KEY', `${c.name} is encrypted and no key or password was given`, c.name));
     return undefined;
@@ -260,8 +287,10 @@ async function openSecureInto(reader: RandomAccessReader, keys: DecryptionKeys, 
     const opened = await openJudgedSecureFile(reader, keys, trust);
     const parts: Buffer[] = [];
     let kept = 0;
+    let length = 0;
     const tee = async function* (): AsyncGenerator<Buffer> {
       for await (const chunk of opened.content) {
+        length += chunk.length;
         if (kept < keep) {
           const part = chunk.subarray(0, keep - kept);
           parts.push(Buffer.from(part));
@@ -275,7 +304,7 @@ async function openSecureInto(reader: RandomAccessReader, keys: DecryptionKeys, 
     const judged = await opened.result;
     c.judged = judged;
     judgeFindings(judged, c);
-    return Buffer.concat(parts);
+    return { prefix: Buffer.concat(parts), length };
   } catch (e) {
     const code = e instanceof DcmsafeError ? e.code : 'INTERNAL';
     const noKey = code === 'CMS_NO_RECIPIENT' || code === 'CMS_WRONG_PASSWORD' || code === 'CMS_WRONG_KEY';
@@ -311,11 +340,38 @@ function judgeFindings(j: JudgedSecureFile, c: Checked): void {
   if (j.cms.legacy.length > 0) c.findings.push(finding('LEGACY_ALGORITHM', `${c.name}: ${j.cms.legacy.join(', ')}`, c.name));
 }
 
+/** The attributes the report and the DICOMDIR comparison use: all a file's header is kept for. */
+const KEPT_TAGS: readonly number[] = [
+  T.SpecificCharacterSet, T.SOPClassUID, T.SOPInstanceUID, T.StudyDate, T.AccessionNumber, T.Modality, T.StudyDescription,
+  T.PatientName, T.PatientID, T.PatientBirthDate, T.StudyInstanceUID, T.SeriesInstanceUID, T.SeriesNumber,
+  T.MediaStorageSOPClassUID, T.MediaStorageSOPInstanceUID, T.TransferSyntaxUID,
+];
+
+/**
+ * A header reduced to KEPT_TAGS, values copied: a medium of 100 000 instances keeps 100 000 of these
+ * until the report is made, so they hold neither the whole data set nor the read buffers it points into.
+ */
+function compactHeader(h: Part10Header): Part10Header {
+  const compact = (ds: DataSet | undefined): DataSet | undefined => {
+    if (!ds) return undefined;
+    const out = new DataSet(ds.syntax, undefined, ds.offset);
+    for (const tag of KEPT_TAGS) {
+      const el = ds.get(tag);
+      if (el?.value && el.value.length <= 1024) out.set({ tag: el.tag, vr: el.vr, length: el.length, offset: el.offset, valueOffset: el.valueOffset, value: Buffer.from(el.value) });
+    }
+    return out;
+  };
+  const { preamble: _preamble, pixelData: _pixelData, ...rest } = h;
+  const meta = compact(h.meta);
+  return { ...rest, dataSet: compact(h.dataSet) as DataSet, ...(meta ? { meta } : {}), warnings: [] };
+}
+
 async function parseHeader(reader: RandomAccessReader, c: Checked): Promise<void> {
   try {
-    c.header = await readPart10Header(reader);
-    if (c.header.format !== 'part10') c.findings.push(finding('NOT_PART10', `${c.name}: ${c.header.format} (no preamble or File Meta Information)`, c.name));
-    for (const w of c.header.warnings) c.findings.push(finding('DICOM_DEVIATION', `${c.name}: ${w.code}: ${w.message}`, c.name));
+    const header = await readPart10Header(reader);
+    if (header.format !== 'part10') c.findings.push(finding('NOT_PART10', `${c.name}: ${header.format} (no preamble or File Meta Information)`, c.name));
+    for (const w of header.warnings) c.findings.push(finding('DICOM_DEVIATION', `${c.name}: ${w.code}: ${w.message}`, c.name));
+    c.header = compactHeader(header);
   } catch (e) {
     c.findings.push(finding('DICOM_UNREADABLE', `${c.name}: ${e instanceof Error ? e.message : String(e)}`, c.name));
   }
@@ -389,6 +445,8 @@ function patientsOf(files: Checked[]): PatientReport[] {
   const patients = new Map<string, PatientReport & { studies: PatientReport['studies'] }>();
   for (const c of files) {
     const ds = (c.header as Part10Header).dataSet;
+    // Palettes, hanging protocols, implant templates: on the medium, but nobody's images.
+    if (isPatientIndependent(uid(c.header as Part10Header, T.SOPClassUID, T.MediaStorageSOPClassUID) ?? '')) continue;
     const id = ds.text(T.PatientID) ?? '';
     const name = ds.string(T.PatientName)?.trim() ?? '';
     const key = `${id}|${patientNameKey(name)}`;

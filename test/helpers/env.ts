@@ -62,10 +62,11 @@ export function run(cmd: string, args: readonly string[], options: SpawnSyncOpti
   return { status: r.status, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
 }
 
-/** A temporary folder removed after the file's tests. */
+/** A temporary folder removed after the file's tests (kept, for a look, with DCMSAFE_KEEP_TEMP=1). */
 export function tempDir(prefix = 'dcmsafe-test-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  if (process.env.DCMSAFE_KEEP_TEMP === '1') console.warn(`keeping ${dir}`);
+  else afterAll(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

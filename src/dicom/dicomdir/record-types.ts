@@ -140,6 +140,11 @@ const TOP_LEVEL_SOP_CLASSES: Readonly<Record<string, string>> = {
   '1.2.840.10008.5.1.4.45.1': 'IMPLANT GROUP', // Implant Template Group Storage
 };
 
+/** Instances of these SOP classes belong to no patient (palettes, hanging protocols, implant templates). */
+export function isPatientIndependent(sopClassUID: string): boolean {
+  return Object.hasOwn(TOP_LEVEL_SOP_CLASSES, sopClassUID);
+}
+
 /** SOP class → leaf record type under SERIES. Anything not here and not an encapsulated document is an IMAGE. */
 const LEAF_SOP_CLASSES: Readonly<Record<string, string>> = {
   '1.2.840.10008.5.1.4.1.1.481.2': 'RT DOSE',

@@ -74,17 +74,22 @@ export class FileReader implements RandomAccessReader {
   }
 }
 
-/** A reader over bytes already in memory (small files, tests, decrypted content). */
+/**
+ * A reader over bytes already in memory (small files, tests, decrypted content). With `declaredSize`
+ * it stands for a longer stream of which only the first bytes are held (the header of a decrypted
+ * file whose pixel data was only hashed): `size` is the stream's, reads past the held bytes come back short.
+ */
 export class BufferReader implements RandomAccessReader {
   readonly stats: ReadStats = { bytesRead: 0, reads: 0 };
 
   constructor(
     private readonly bytes: Uint8Array,
     readonly name = '<memory>',
+    private readonly declaredSize?: number,
   ) {}
 
   get size(): number {
-    return this.bytes.length;
+    return Math.max(this.declaredSize ?? 0, this.bytes.length);
   }
 
   read(position: number, length: number): Promise<Buffer> {

@@ -49,23 +49,23 @@ export interface RawHeader {
  * Decodes the identifier and length octets at `pos` of `buf`. Returns undefined when the bytes end
  * inside the header (the streaming reader then asks for more); throws on impossible headers.
  */
-export function decodeHeader(buf: Buffer, pos: number): RawHeader | undefined {
+export function decodeHeader(buf: Buffer, pos: number, end = buf.length): RawHeader | undefined {
   let p = pos;
-  if (p >= buf.length) return undefined;
+  if (p >= end) return undefined;
   const first = buf[p++] as number;
   let tagNumber = first & 0x1f;
   if (tagNumber === 0x1f) {
     // High tag number (X.690 §8.1.2.4): base 128. Nothing in CMS needs more than 4 octets.
     tagNumber = 0;
     for (let i = 0; ; i++) {
-      if (p >= buf.length) return undefined;
+      if (p >= end) return undefined;
       if (i >= 4) throw malformed('BER tag number too long');
       const b = buf[p++] as number;
       tagNumber = tagNumber * 128 + (b & 0x7f);
       if ((b & 0x80) === 0) break;
     }
   }
-  if (p >= buf.length) return undefined;
+  if (p >= end) return undefined;
   const lb = buf[p++] as number;
   let length: number | null;
   if (lb < 0x80) {
@@ -77,7 +77,7 @@ export function decodeHeader(buf: Buffer, pos: number): RawHeader | undefined {
     const n = lb & 0x7f;
     // 0xFF is reserved (X.690 §8.1.3.5); 6 octets reach 2^48, far beyond any file here.
     if (n > 6) throw malformed(`BER length with ${n} length octets`);
-    if (p + n > buf.length) return undefined;
+    if (p + n > end) return undefined;
     length = 0;
     for (let i = 0; i < n; i++) length = length * 256 + (buf[p++] as number);
   }
@@ -102,7 +102,7 @@ export function parseBer(buf: Buffer, what = 'element', limits: BerLimits = DEFA
 function parseAt(buf: Buffer, pos: number, end: number, depth: number, what: string, limits: BerLimits, state: { elements: number }): BerElement {
   if (depth > limits.maxDepth) throw malformed(`${what}: nesting deeper than ${limits.maxDepth}`);
   if (++state.elements > limits.maxElements) throw malformed(`${what}: more than ${limits.maxElements} elements`);
-  const h = decodeHeader(buf.subarray(0, end), pos);
+  const h = decodeHeader(buf, pos, end);
   if (!h) throw malformed(`${what}: ends inside an element header`, { offset: pos });
   if (h.tag === 0 && h.length === 0) throw malformed(`${what}: unexpected end-of-contents`, { offset: pos });
   const start = pos + h.headerLength;

@@ -227,11 +227,43 @@ function toBuffer(bytes: Uint8Array): Buffer {
 // Certificates
 
 /**
+ * A small memo of parsed certificates and CRLs, by the SHA-256 of their DER: a medium of thousands of
+ * files signed by one signer presents the same few certificates with every file, and parsing them each
+ * time is most of the work (and garbage) of judging a file. Parsed values are never modified.
+ */
+class ParseMemo<T> {
+  private readonly entries = new Map<string, T>();
+
+  constructor(private readonly max: number) {}
+
+  get(der: Buffer, parse: (own: Buffer) => T): T {
+    const key = createHash('sha256').update(der).digest('base64');
+    const hit = this.entries.get(key);
+    if (hit !== undefined) {
+      this.entries.delete(key); // most recently used last
+      this.entries.set(key, hit);
+      return hit;
+    }
+    // A copy, so that what is kept never pins a larger buffer the DER was cut from.
+    const value = parse(Buffer.from(der));
+    this.entries.set(key, value);
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+    return value;
+  }
+}
+
+const certificateMemo = new ParseMemo<ParsedCertificate>(256);
+const crlMemo = new ParseMemo<ParsedCrl>(16);
+
+/**
  * Parses one DER certificate. Throws CERT_UNREADABLE when node:crypto refuses it or its TBS does
  * not have the RFC 5280 §4.1 shape.
  */
 export function parseCertificate(derInput: Uint8Array): ParsedCertificate {
-  const der = toBuffer(derInput);
+  return certificateMemo.get(toBuffer(derInput), parseCertificateOnce);
+}
+
+function parseCertificateOnce(der: Buffer): ParsedCertificate {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(der);
@@ -439,7 +471,10 @@ function parseExtensionList(list: Tlv): { oid: string; critical: boolean; value:
 
 /** Parses a DER CRL without any size limit on the number of entries. Throws CERT_UNREADABLE. */
 export function parseCrl(derInput: Uint8Array): ParsedCrl {
-  const der = toBuffer(derInput);
+  return crlMemo.get(toBuffer(derInput), parseCrlOnce);
+}
+
+function parseCrlOnce(der: Buffer): ParsedCrl {
   try {
     const outer = expect(readTlv(der), UNIVERSAL.SEQUENCE, 'CertificateList');
     if (outer.end !== der.length) throw new Error('trailing bytes after the CRL');
