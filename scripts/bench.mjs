@@ -2,7 +2,9 @@
 // Each case runs in its own process and reports throughput and peak resident memory.
 // Cases: copy (large files that go on media as they are), reencode (a large implicit VR file
 // rewritten as Explicit VR Little Endian, value by value) secure (one 1 GiB file signed and
-// encrypted as a Secure DICOM File) and dvd (a 4 GB ISO 9660 DVD image).
+// encrypted as a Secure DICOM File) and dvd (a 4 GB ISO 9660 DVD image); import (the samples repeated
+// to 1 GB over DICOM TLS to storescp, dcmsafe import beside dcmtk storescu, and one 1 GiB secure
+// instance; see bench-import.mjs).
 import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,6 +72,35 @@ function runCase(name, inputs, bytes, mode = 'plain') {
   return maxRssMB;
 }
 
+/** Issue 6: the import bench, its peers in a network namespace. Returns dcmsafe's peak RSS values. */
+function importCase(root) {
+  const dir = path.join(root, 'import');
+  spawnSync('mkdir', ['-p', dir]);
+  const size = quick ? 50 * MiB : 1024 * MiB;
+  const large = quick ? 128 * MiB : 1024 * MiB;
+  const script = path.join(here, 'bench-import.mjs');
+  const ns = spawnSync('unshare', ['--net', '--pid', '--fork', 'true']);
+  if (ns.status !== 0) {
+    console.log('import     skipped: no network namespace here (unshare --net needs root or user namespaces)');
+    return [];
+  }
+  let r = spawnSync(process.execPath, [script, 'prepare', dir, String(size), String(large)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`import bench (prepare): ${r.stderr}`);
+  r = spawnSync('unshare', ['--net', '--pid', '--fork', 'sh', '-c', 'ip link set lo up && exec "$0" "$1" run "$2"', process.execPath, script, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`import bench: ${r.stderr}`);
+  const { prepared, results } = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  const rate = (bytes, s) => bytes / MiB / s;
+  const base = rate(prepared.bytes, results.storescu.seconds);
+  const line = (name, bytes, x, note = '') =>
+    console.log(`${name.padEnd(10)} ${(bytes / MiB).toFixed(0).padStart(6)} MiB in ${x.seconds.toFixed(2)} s = ${rate(bytes, x.seconds).toFixed(0).padStart(5)} MiB/s, peak RSS ${x.maxRssMB.toFixed(0)} MB${note}`);
+  console.log(`import over TLS to storescp: ${prepared.files} files (the samples repeated), ${(prepared.bytes / MiB).toFixed(0)} MiB`);
+  line('storescu', prepared.bytes, results.storescu, ' (dcmtk storescu +tls, the plain files)');
+  line('imp-plain', prepared.bytes, results.plain, ` (dcmsafe import, plain medium: verify + coerce + send; ${(rate(prepared.bytes, results.plain.seconds) / base).toFixed(2)}x storescu)`);
+  line('imp-secure', prepared.bytes, results.secure, ` (signed and encrypted medium: verify, decrypt + coerce + send; ${(rate(prepared.bytes, results.secure.seconds) / base).toFixed(2)}x storescu)`);
+  line('imp-large', prepared.large, results.large, ' (one secure instance)');
+  return [results.plain.maxRssMB, results.secure.maxRssMB, results.large.maxRssMB];
+}
+
 const root = mkdtempSync(path.join(tmpdir(), 'dcmsafe-bench-'));
 try {
   const perFile = quick ? 64 * MiB : 256 * MiB;
@@ -104,6 +135,7 @@ try {
     runCase('secure', secureDir, secureBytes, 'secure'),
     runCase('dvd', dvdDir, dvdFiles * 250 * 1000 * 1000, 'dvd'),
   ];
+  peaks.push(...importCase(root));
   const worst = Math.max(...peaks);
   if (worst > RSS_LIMIT_MB) {
     console.error(`peak RSS ${worst.toFixed(0)} MB exceeds ${RSS_LIMIT_MB} MB`);

@@ -19,8 +19,9 @@ packages=(
   mtools dosfstools  # FAT images
   p7zip-full unzip zip  # archives
   libxml2-utils      # xmllint: INDEX.HTM is well-formed XHTML; audit messages validate
-  orthanc            # a PACS with DICOM TLS, for import tests
-  iproute2           # network namespaces for servers in tests
+  orthanc curl       # a PACS with DICOM TLS, for import tests, and its REST API on loopback
+  iproute2 util-linux  # network namespaces (ip, unshare) for servers in tests
+  time               # /usr/bin/time: peak memory of the import bench's processes
 )
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

@@ -13,7 +13,7 @@ import { createMedia, type CreateEvent } from '../pipelines/create-media.js';
 import { generateSamples } from '../samples/generate.js';
 import { formatBytes, formatCreateSummary, formatGeneratedPassword, formatSamplesSummary } from './format.js';
 import { resolveSecurity } from './security-options.js';
-import { resolveKeys, resolveTrust } from './verify-options.js';
+import { addVerifyOptions, resolveKeys, resolveTrust, verifyFlags } from './verify-options.js';
 import { formatVerifyReport } from './verify-format.js';
 import { renderHtmlReport } from '../report/html.js';
 import { verifyMedia } from '../pipelines/verify-media.js';
@@ -22,6 +22,7 @@ import { writeFile } from 'node:fs/promises';
 import { makeDemoPki } from '../security/pki/demo.js';
 import type { ContentCipher, DigestName } from '../security/cms/writer.js';
 import { runDemo } from './demo.js';
+import { addNetCommands } from './net-commands.js';
 
 /** Sizes as bytes, or with a unit: 650M, 4.7G, 25G (powers of 1000, as disc makers count). */
 function parseSize(value: string): number {
@@ -85,6 +86,9 @@ Examples:
   dcmsafe create ./samples-in --media folder --out ./disc
   dcmsafe create study1/ study2/ --media folder --out ./disc --profile STD-GEN-USB-JPEG --json
   dcmsafe verify incoming.iso --trust senders.pem    check a medium: origin, integrity, conformance
+  dcmsafe echo pacs:2762 --aec PACS --tls-ca ca.pem --tls-cert me.pem --tls-key me.key
+  dcmsafe import incoming.iso --trust senders.pem --to pacs:2762 --aec PACS --tls-ca ca.pem \\
+      --tls-cert me.pem --tls-key me.key --patient-id 12345 --issuer OURHOSP
   dcmsafe demo                                 samples + File-set in ./demo-output
 
 Exit codes: 0 ok, 1 verification failed, 2 usage, 3 unreadable or invalid input, 4 network, 5 internal.`,
@@ -196,17 +200,12 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
       print(state.json ? summary : formatSamplesSummary(summary, opts.out));
     });
 
-  program
-    .command('verify')
-    .description('Check any incoming medium: who made it, whether anything was changed, what is wrong.')
-    .argument('<media>', 'a folder (mounted disc or stick), an ISO image or optical device, a FAT image, or a ZIP')
-    .option('--trust <pem|dir>', 'trust anchors (PEM bundle or folder of certificates and CRLs); repeatable', collect, [])
-    .option('--key <file>', 'private key to decrypt secure media (PEM, or PKCS#12 holding the certificate too)')
-    .option('--cert <pem>', 'the certificate of --key')
-    .option('--key-passphrase-file <file>', 'passphrase of --key (else $DCMSAFE_KEY_PASSPHRASE, else a prompt)')
-    .option('--password-file <file>', 'password of password-encrypted media (first line of the file)')
-    .option('--password-env <var>', 'environment variable holding the password')
-    .addOption(new Option('--policy <policy>', 'strict: anything above info fails; standard: errors fail; lenient: only unreadable or tampered fails').choices(['strict', 'standard', 'lenient']).default('standard'))
+  addVerifyOptions(
+    program
+      .command('verify')
+      .description('Check any incoming medium: who made it, whether anything was changed, what is wrong.')
+      .argument('<media>', 'a folder (mounted disc or stick), an ISO image or optical device, a FAT image, or a ZIP'),
+  )
     .option('--json', 'print the report as one JSON document')
     .option('--report <file.html>', 'also write the report as a self-contained HTML page')
     .option('--extract <dir>', 'write the verified (decrypted) files that pass the policy as a conformant folder')
@@ -223,14 +222,7 @@ Exit codes: 0 the policy passes, 1 it fails (tampered, untrusted, inconsistent),
     )
     .action(async (media: string, opts: Record<string, string | boolean | string[] | undefined>) => {
       state.json = opts.json === true;
-      const flags = {
-        trust: opts.trust as string[],
-        ...(opts.key ? { key: opts.key as string } : {}),
-        ...(opts.cert ? { cert: opts.cert as string } : {}),
-        ...(opts.keyPassphraseFile ? { keyPassphraseFile: opts.keyPassphraseFile as string } : {}),
-        ...(opts.passwordFile ? { passwordFile: opts.passwordFile as string } : {}),
-        ...(opts.passwordEnv ? { passwordEnv: opts.passwordEnv as string } : {}),
-      };
+      const flags = verifyFlags(opts);
       const report = await verifyMedia({
         media,
         trust: await resolveTrust(flags),
@@ -244,6 +236,17 @@ Exit codes: 0 the policy passes, 1 it fails (tampered, untrusted, inconsistent),
       print(state.json ? report : formatVerifyReport(report, opts.report ? { reportPath: opts.report as string } : {}));
       state.exitCode = report.verdict === 'unreadable' ? EXIT.INPUT : report.passed ? EXIT.OK : EXIT.VERIFICATION_FAILED;
     });
+
+  addNetCommands(program, {
+    setJson: (json) => {
+      state.json = json;
+    },
+    setExitCode: (code) => {
+      state.exitCode = code;
+    },
+    print,
+    json: () => state.json,
+  });
 
   const pki = program.command('pki').description('Keys and certificates.');
   pki

@@ -1,11 +1,13 @@
 /**
- * The import journal: one JSON line per instance the PACS acknowledged with success, flushed before
- * the next instance is sent. A re-run reads it and sends only what is missing; a finished import
- * re-run sends nothing. It lives with the user's data (default: $XDG_DATA_HOME/dcmsafe/journal, or
+ * The import journal: one JSON line per instance the PACS acknowledged with success, written before
+ * the next instance is sent (so it survives the process being killed) and synced to disk at least
+ * once a second and at the end (a power cut may lose the last second: those instances are sent again,
+ * and the PACS keeps one copy per SOP Instance UID). A re-run reads it and sends only what is missing;
+ * a finished import re-run sends nothing. It lives with the user's data (default: $XDG_DATA_HOME/dcmsafe/journal, or
  * ~/.local/share/dcmsafe/journal), one file per destination and reconciliation, never in the repo.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
@@ -31,12 +33,19 @@ export function journalPath(dir: string, destination: { host: string; port: numb
 }
 
 export class ImportJournal {
+  private handle: FileHandle | undefined;
+  private lastSync = 0;
+  /** The file ends inside a line (a crash while writing it): the next record starts a new line. */
+  private needsNewline = false;
+
   private constructor(
     readonly file: string,
     private readonly done: Map<string, JournalEntry>,
+    private readonly syncEveryMs: number,
   ) {}
 
-  static async open(file: string): Promise<ImportJournal> {
+  /** `syncEveryMs` 0 syncs every record. */
+  static async open(file: string, options: { syncEveryMs?: number } = {}): Promise<ImportJournal> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const done = new Map<string, JournalEntry>();
     const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -52,7 +61,9 @@ export class ImportJournal {
         // A line cut by a crash: the instance it was about is simply sent again.
       }
     }
-    return new ImportJournal(file, done);
+    const journal = new ImportJournal(file, done, options.syncEveryMs ?? 1000);
+    journal.needsNewline = text.length > 0 && !text.endsWith('\n');
+    return journal;
   }
 
   has(sopInstanceUID: string): boolean {
@@ -63,15 +74,29 @@ export class ImportJournal {
     return [...this.done.values()];
   }
 
-  /** Appends and flushes one line: after this returns, a crash cannot lose the fact that it was stored. */
+  /** Appends one line; after this returns, killing the process cannot lose it. */
   async record(entry: JournalEntry): Promise<void> {
-    const handle = await open(this.file, 'a', 0o600);
-    try {
-      await handle.write(`${JSON.stringify(entry)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    this.handle ??= await open(this.file, 'a', 0o600);
+    // A line cut by an earlier crash must not swallow this one.
+    await this.handle.write(`${this.needsNewline ? '\n' : ''}${JSON.stringify(entry)}\n`);
+    this.needsNewline = false;
     this.done.set(entry.sopInstanceUID, entry);
+    const now = Date.now();
+    if (now - this.lastSync >= this.syncEveryMs) {
+      await this.handle.sync();
+      this.lastSync = now;
+    }
+  }
+
+  /** Syncs and closes; the journal can still be read (`has`, `entries`). */
+  async close(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    if (!h) return;
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
   }
 }

@@ -13,10 +13,17 @@ describe('import journal', () => {
     const first = await ImportJournal.open(file);
     await first.record({ sopInstanceUID: '1.2.3', storedAt: '2026-01-01T00:00:00Z', status: 0, file: 'DICOM/IM1' });
     appendFileSync(file, '{"sopInstanceUID": "1.2.4", "stor');
+    await first.close();
     const again = await ImportJournal.open(file);
     expect(again.has('1.2.3')).toBe(true);
     expect(again.has('1.2.4')).toBe(false);
     expect(readFileSync(file, 'utf8').split('\n')[0]).toContain('1.2.3');
+    // The next record goes on a line of its own, after the cut one.
+    await again.record({ sopInstanceUID: '1.2.5', storedAt: '2026-01-01T00:00:01Z', status: 0, file: 'DICOM/IM3' });
+    await again.close();
+    const third = await ImportJournal.open(file);
+    expect(third.has('1.2.5')).toBe(true);
+    expect(third.entries.map((e) => e.sopInstanceUID)).toEqual(['1.2.3', '1.2.5']);
   });
 
   it('keeps one journal per destination and reconciliation', () => {

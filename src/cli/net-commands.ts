@@ -1,0 +1,311 @@
+/**
+ * `dcmsafe echo` and `dcmsafe import`: the DICOM network commands (PS3.7 C-ECHO and C-STORE over
+ * PS3.15 B.12/B.13 TLS). Argument parsing and printing only; the work is in src/net and
+ * src/pipelines/import-media.ts.
+ */
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import type { Command } from 'commander';
+import { DcmsafeError, EXIT } from '../errors/index.js';
+import { echo, openStoreSession, type PeerOptions } from '../net/client.js';
+import type { TlsOptions } from '../net/transport.js';
+import { isValidAETitle } from '../net/pdu.js';
+import type { LocalIdentity } from '../dicom/reconcile/index.js';
+import { importMedia, type ImportEvent, type ImportReport } from '../pipelines/import-media.js';
+import { loadReconcileMap } from '../pipelines/reconcile-map.js';
+import type { Policy } from '../pipelines/verify-report.js';
+import { loadCertificates } from '../security/pki/certificates.js';
+import { loadPrivateKey } from '../security/pki/keys.js';
+import { readSecret } from '../security/pki/secrets.js';
+import { clockFromEnvironment } from '../util/clock.js';
+import { addVerifyOptions, resolveKeys, resolveTrust, verifyFlags } from './verify-options.js';
+
+/** Conventional ports: 104 for DICOM, 2762 for DICOM over TLS (PS3.15 B.1). */
+export const DICOM_PORT = 104;
+export const DICOM_TLS_PORT = 2762;
+export const DEFAULT_CALLING_AE = 'DCMSAFE';
+
+export interface CliContext {
+  setJson(json: boolean): void;
+  setExitCode(code: number): void;
+  print(value: unknown): void;
+  json(): boolean;
+}
+
+type Opts = Record<string, unknown>;
+
+function usage(message: string): DcmsafeError {
+  return new DcmsafeError('USAGE', message, {});
+}
+
+/**
+ * An import goes through thousands of files, each leaving garbage, and V8 lets its old generation grow
+ * to several times the live data before collecting: that slack was most of the peak memory (the import
+ * bench's 1 891 secure files: 260 MB by default, 138 MB lean, for about 25% more time). The lean
+ * heuristics suit a long run at a front desk; they cost more where live data keeps growing (a DICOMDIR
+ * of a million records: 2.3x slower), so verify keeps V8's default. DCMSAFE_GC=throughput turns it off.
+ */
+function leanHeap(): void {
+  if (process.env.DCMSAFE_GC !== 'throughput') setFlagsFromString('--optimize-for-size');
+}
+
+/** HOST:PORT, [IPv6]:PORT, or HOST alone (port 2762 with TLS, 104 without). */
+export function parseHostPort(text: string, tls: boolean): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
+  if (!m && isIP(text) === 6) return { host: text, port: tls ? DICOM_TLS_PORT : DICOM_PORT };
+  if (!m || !m[1]) throw usage(`not HOST:PORT: ${text}`);
+  const port = m[2] === undefined ? (tls ? DICOM_TLS_PORT : DICOM_PORT) : Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw usage(`port ${m[2]} is not 1-65535`);
+  return { host: m[1], port };
+}
+
+function aeTitle(value: unknown, what: string): string {
+  const ae = String(value);
+  if (!isValidAETitle(ae)) throw usage(`${what} "${ae}" is not an AE title (1-16 characters, no backslash or control characters, not all spaces)`);
+  return ae;
+}
+
+export function addPeerOptions(cmd: Command): Command {
+  return cmd
+    .option('--tls', 'DICOM over TLS 1.2/1.3 (PS3.15 B.12/B.13); implied by any --tls-* option')
+    .option('--tls-ca <pem>', "CA certificate(s) the peer's certificate must chain to")
+    .option('--tls-cert <pem>', 'our client certificate (chain allowed), for mutual authentication')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM; encrypted PEM asks for its passphrase)')
+    .option('--tls-key-passphrase-file <file>', 'passphrase of --tls-key (else $DCMSAFE_TLS_KEY_PASSPHRASE, else a prompt)')
+    .option('--tls-servername <name>', "the name (or address) the peer's certificate must carry (default: HOST)")
+    .option('--aec <ae>', 'called AE title (the peer\'s)')
+    .option('--aet <ae>', `calling AE title (ours; default ${DEFAULT_CALLING_AE})`, DEFAULT_CALLING_AE)
+    .option('--timeout <seconds>', 'connect, handshake and response timeout in seconds (default 30)');
+}
+
+async function tlsOptions(opts: Opts): Promise<TlsOptions | undefined> {
+  const wanted = opts.tls === true || ['tlsCa', 'tlsCert', 'tlsKey', 'tlsServername'].some((k) => opts[k] !== undefined);
+  if (!wanted) return undefined;
+  if (!opts.tlsCa) throw usage('TLS needs --tls-ca: the CA certificate(s) the peer must present a certificate from');
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw usage('--tls-cert and --tls-key go together');
+  const read = async (file: unknown, what: string): Promise<Buffer> =>
+    readFile(String(file)).catch((e: unknown) => {
+      throw new DcmsafeError('INPUT_NOT_FOUND', `${what} ${String(file)} cannot be read`, { file: String(file) }, { cause: e });
+    });
+  const ca = loadCertificates(await read(opts.tlsCa, '--tls-ca'));
+  if (ca.length === 0) throw new DcmsafeError('CERT_UNREADABLE', `${String(opts.tlsCa)} holds no certificate`, { file: String(opts.tlsCa) });
+  const out: { -readonly [K in keyof TlsOptions]: TlsOptions[K] } = { ca };
+  if (opts.tlsCert) {
+    out.cert = await read(opts.tlsCert, '--tls-cert');
+    const keyBytes = await read(opts.tlsKey, '--tls-key');
+    try {
+      out.key = loadPrivateKey(keyBytes);
+    } catch (e) {
+      if (!(e instanceof DcmsafeError) || e.code !== 'KEY_PASSPHRASE') throw e;
+      const passphrase = await readSecret(
+        opts.tlsKeyPassphraseFile
+          ? { file: String(opts.tlsKeyPassphraseFile) }
+          : process.env.DCMSAFE_TLS_KEY_PASSPHRASE !== undefined
+            ? { env: 'DCMSAFE_TLS_KEY_PASSPHRASE' }
+            : { prompt: `Passphrase for ${String(opts.tlsKey)}: ` },
+      );
+      out.key = loadPrivateKey(keyBytes, passphrase);
+    }
+  }
+  if (opts.tlsServername) out.servername = String(opts.tlsServername);
+  return out;
+}
+
+async function peerOptions(address: string, opts: Opts): Promise<PeerOptions> {
+  if (opts.aec === undefined) throw usage('--aec (the called AE title) is required');
+  const tls = await tlsOptions(opts);
+  const { host, port } = parseHostPort(address, tls !== undefined);
+  let timeoutMs: number | undefined;
+  if (opts.timeout !== undefined) {
+    const s = Number(opts.timeout);
+    if (!(s > 0 && s <= 3600)) throw usage(`--timeout ${String(opts.timeout)} is not 1-3600 seconds`);
+    timeoutMs = Math.round(s * 1000);
+  }
+  return {
+    host,
+    port,
+    calledAE: aeTitle(opts.aec, '--aec'),
+    callingAE: aeTitle(opts.aet ?? DEFAULT_CALLING_AE, '--aet'),
+    ...(tls ? { tls: timeoutMs !== undefined ? { ...tls, timeoutMs: Math.min(timeoutMs, 10_000) } : tls } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  };
+}
+
+function describePeer(p: PeerOptions): string {
+  return `${p.calledAE}@${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}${p.tls ? ' (TLS)' : ''}`;
+}
+
+/** The local identity of --patient-id and friends, checked for form before anything is read. */
+export function localIdentity(opts: Opts): LocalIdentity | undefined {
+  const given = ['patientId', 'issuer', 'patientName', 'birthDate', 'sex', 'accession', 'accessionIssuer'].filter((k) => opts[k] !== undefined);
+  if (given.length === 0) return undefined;
+  if (opts.patientId === undefined || opts.issuer === undefined) throw usage('reconciliation needs both --patient-id and --issuer (the local Patient ID and its assigning authority)');
+  if (opts.reconcileMap !== undefined) throw usage('--reconcile-map and --patient-id are alternatives: give one');
+  const birthDate = opts.birthDate as string | undefined;
+  if (birthDate !== undefined && !/^\d{8}$/.test(birthDate)) throw usage(`--birth-date ${birthDate} is not YYYYMMDD`);
+  const sex = opts.sex as string | undefined;
+  if (sex !== undefined && !['M', 'F', 'O'].includes(sex)) throw usage(`--sex ${sex} is not M, F or O`);
+  if (opts.accessionIssuer !== undefined && opts.accession === undefined) throw usage('--accession-issuer needs --accession');
+  return {
+    patientId: String(opts.patientId),
+    issuerOfPatientId: String(opts.issuer),
+    ...(opts.patientName !== undefined ? { patientName: String(opts.patientName) } : {}),
+    ...(birthDate !== undefined ? { birthDate } : {}),
+    ...(sex !== undefined ? { sex: sex as 'M' | 'F' | 'O' } : {}),
+    ...(opts.accession !== undefined ? { accessionNumber: String(opts.accession) } : {}),
+    ...(opts.accessionIssuer !== undefined ? { accessionIssuer: String(opts.accessionIssuer) } : {}),
+  };
+}
+
+function importProgress(event: ImportEvent): void {
+  switch (event.type) {
+    case 'import-started':
+      process.stderr.write(`sending ${event.instances} instance(s) to ${event.destination}\n`);
+      break;
+    case 'instance-stored':
+      process.stderr.write(`  stored ${event.file}${event.untrusted ? ' (origin not proven)' : ''}${event.status !== 0 ? ` (status ${event.status.toString(16).toUpperCase().padStart(4, '0')})` : ''}\n`);
+      break;
+    case 'instance-failed':
+      process.stderr.write(`  NOT stored ${event.file || '(all remaining)'}: ${event.reason}\n`);
+      break;
+    case 'security-alert':
+      process.stderr.write(`  SECURITY ALERT ${event.file}: ${event.reason}\n`);
+      break;
+    case 'retry':
+      process.stderr.write(`  connection lost (${event.reason}); retry ${event.attempt} in ${Math.round(event.waitMs / 1000)} s\n`);
+      break;
+    default:
+      break;
+  }
+}
+
+export function formatImportReport(r: ImportReport): string {
+  const lines: string[] = [];
+  const v = r.verify;
+  lines.push(`Medium: ${v.media} — verdict ${v.verdict}${v.passed ? '' : ' (policy fails)'}`);
+  lines.push(`Destination: ${r.destination}`);
+  lines.push(`Stored now: ${r.stored.length}${r.stored.some((s) => s.untrusted) ? ` (${r.stored.filter((s) => s.untrusted).length} with origin not proven, --allow-untrusted)` : ''}`);
+  if (r.alreadyStored.length) lines.push(`Already stored by an earlier run: ${r.alreadyStored.length}`);
+  if (r.skipped.length) {
+    lines.push(`Not sent (verification or policy): ${r.skipped.length}`);
+    for (const s of r.skipped) lines.push(`  ${s.file}: ${s.reason ?? ''}`);
+  }
+  if (r.notPatientData.length) {
+    lines.push(`Not imported, no patient's data: ${r.notPatientData.length}`);
+    for (const s of r.notPatientData) lines.push(`  ${s.file}: ${s.reason ?? ''}`);
+  }
+  if (r.failed.length) {
+    lines.push(`NOT stored: ${r.failed.length}`);
+    for (const f of r.failed) lines.push(`  ${f.file}: ${f.reason ?? ''}`);
+  }
+  lines.push(`Journal: ${r.journal}`);
+  lines.push(
+    r.exitCode === 0
+      ? 'Every instance is on the PACS.'
+      : r.exitCode === 4
+        ? 'Some instances are not on the PACS: fix the cause and run the same command again; what is stored is not sent twice.'
+        : 'Some instances were withheld by the verification (see above).',
+  );
+  return lines.join('\n');
+}
+
+export function addNetCommands(program: Command, ctx: CliContext): void {
+  addPeerOptions(
+    program
+      .command('echo')
+      .description('C-ECHO: check that a DICOM peer answers (association, TLS, AE titles).')
+      .argument('<host:port>', 'the peer; port defaults to 2762 with TLS, 104 without'),
+  )
+    .option('--json', 'print one JSON document')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dcmsafe echo pacs.example.org:2762 --aec PACS --tls --tls-ca pacs-ca.pem --tls-cert me.pem --tls-key me.key
+  dcmsafe echo 127.0.0.1:11112 --aec STORESCP
+
+Exit codes: 0 the peer answered with success, 4 it did not (connection, TLS, association, status), 2 usage.`,
+    )
+    .action(async (address: string, opts: Opts) => {
+      ctx.setJson(opts.json === true);
+      const peer = await peerOptions(address, opts);
+      const result = await echo(peer);
+      const tls = result.peer.tls;
+      ctx.print(
+        ctx.json()
+          ? { ok: result.ok, status: result.status, roundTripMs: Math.round(result.roundTripMs * 10) / 10, peer: result.peer }
+          : `${result.ok ? 'OK' : 'FAILED'}: C-ECHO to ${describePeer(peer)}: status ${result.status.toString(16).toUpperCase().padStart(4, '0')} in ${result.roundTripMs.toFixed(1)} ms` +
+              (tls ? `\n  ${tls.protocol} ${tls.cipher}, peer certificate ${tls.peerSubject ?? '?'}` : '') +
+              (result.peer.implementationVersionName ? `\n  peer implementation ${result.peer.implementationVersionName}` : ''),
+      );
+      ctx.setExitCode(result.ok ? EXIT.OK : EXIT.NETWORK);
+    });
+
+  addVerifyOptions(
+    addPeerOptions(
+      program
+        .command('import')
+        .description('Verify a medium, reconcile its patient to the local one (IHE IRWF) and C-STORE it to the PACS; a re-run sends only what is missing.')
+        .argument('<media>', 'a folder (mounted disc or stick), an ISO image or optical device, a FAT image, or a ZIP')
+        .requiredOption('--to <host:port>', 'the PACS; port defaults to 2762 with TLS, 104 without'),
+    ),
+  )
+    .option('--patient-id <id>', 'local Patient ID (coerced into every instance; the foreign one goes to Other Patient IDs)')
+    .option('--issuer <issuer>', 'local Issuer of Patient ID (assigning authority)')
+    .option('--patient-name <name>', 'local Patient Name, DICOM form FAMILY^GIVEN')
+    .option('--birth-date <YYYYMMDD>', 'local Patient Birth Date')
+    .option('--sex <M|F|O>', 'local Patient Sex')
+    .option('--accession <number>', 'local Accession Number')
+    .option('--accession-issuer <issuer>', 'issuer of the local Accession Number')
+    .option('--reconcile-map <file.csv>', 'map foreign Patient ID and issuer to local values (CSV, see README) instead of --patient-id')
+    .option('--allow-untrusted', 'also send unsigned or untrusted instances (recorded as such in the journal and report)')
+    .option('--confirm-multiple-patients', 'the medium holds several patients and that is expected')
+    .option('--confirm-demographics', "the medium's name or birth date differ from the local ones given, and it is the same person")
+    .option('--journal <file>', 'the import journal (default: one per destination and reconciliation under $XDG_DATA_HOME/dcmsafe/journal)')
+    .option('--retries <n>', 'reconnection attempts after a dropped connection (default 5, waits doubling from 1 s)')
+    .option('--json', 'print the report as one JSON document')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dcmsafe import /media/cdrom --trust partners.pem --to pacs:2762 --aec PACS \\
+      --tls-ca pacs-ca.pem --tls-cert desk.pem --tls-key desk.key \\
+      --patient-id 12345 --issuer OURHOSP --patient-name "DOE^JANE" --birth-date 19700101
+  dcmsafe import outside.zip --password-file letter.txt --to 10.0.0.5 --aec PACS --tls --tls-ca ca.pem --reconcile-map ids.csv
+
+Exit codes: 0 everything stored, 1 some instances withheld by the verification, 4 some not stored
+(network, TLS, PACS refusal; run again to send only what is missing), 3 unreadable medium, 2 usage.`,
+    )
+    .action(async (media: string, opts: Opts) => {
+      ctx.setJson(opts.json === true);
+      leanHeap();
+      const local = localIdentity(opts);
+      const map = opts.reconcileMap !== undefined ? await loadReconcileMap(String(opts.reconcileMap)) : undefined;
+      const peer = await peerOptions(String(opts.to), opts);
+      let retries: number | undefined;
+      if (opts.retries !== undefined) {
+        retries = Number(opts.retries);
+        if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw usage(`--retries ${String(opts.retries)} is not 0-100`);
+      }
+      const flags = verifyFlags(opts);
+      const report = await importMedia({
+        media,
+        verify: { trust: await resolveTrust(flags), keys: await resolveKeys(flags), policy: opts.policy as Policy },
+        destination: { host: peer.host, port: peer.port, calledAE: peer.calledAE },
+        openSession: (contexts) => openStoreSession({ ...peer, contexts }),
+        ...(local ? { local } : {}),
+        ...(map ? { map } : {}),
+        allowUntrusted: opts.allowUntrusted === true,
+        confirmMultiplePatients: opts.confirmMultiplePatients === true,
+        confirmDemographics: opts.confirmDemographics === true,
+        ...(opts.journal !== undefined ? { journalFile: String(opts.journal) } : {}),
+        ...(retries !== undefined ? { retries } : {}),
+        clock: clockFromEnvironment(),
+        // Progress goes to stderr in both modes: an import can take long, and stdout stays one document with --json.
+        onEvent: importProgress,
+      });
+      ctx.print(ctx.json() ? report : formatImportReport(report));
+      ctx.setExitCode(report.exitCode);
+    });
+}
