@@ -22,6 +22,8 @@ packages=(
   orthanc curl       # a PACS with DICOM TLS, for import tests, and its REST API on loopback
   iproute2 util-linux  # network namespaces (ip, unshare) for servers in tests
   time               # /usr/bin/time: peak memory of the import bench's processes
+  rsyslog rsyslog-gnutls  # an audit repository: syslog over TLS (RFC 5425), for audit tests
+  trang              # converts the DICOM audit message schema (RELAX NG compact) for xmllint
 )
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

@@ -85,6 +85,16 @@ export const ERROR_CODES = {
   // Import: reconciliation (IHE IRWF)
   RECONCILE_CHARSET: { fault: 'input', summary: "A local value cannot be written in the instance's character set, and the instance holds non-ASCII text." },
   RECONCILE_CONFLICT: { fault: 'usage', summary: 'A local value for reconciliation is missing, empty or invalid for its VR.' },
+  // Configuration, operators, audit trail (PS3.15 A.5, IHE ATNA)
+  CONFIG_NOT_FOUND: { fault: 'usage', summary: 'The configuration file named (--config, DCMSAFE_CONFIG) does not exist or cannot be read.' },
+  CONFIG_INVALID: { fault: 'usage', summary: 'The configuration file is not valid: the message names the key and what is wrong.' },
+  OPERATOR_UNKNOWN: { fault: 'usage', summary: 'No operator account of that name.' },
+  OPERATOR_EXISTS: { fault: 'usage', summary: 'An operator account of that name exists already.' },
+  OPERATOR_AUTH_FAILED: { fault: 'usage', summary: 'Sign-in failed: unknown operator or wrong password (the message does not say which).' },
+  OPERATOR_LOCKED: { fault: 'usage', summary: 'The operator account is locked after repeated failed sign-ins; an admin resets it with operators passwd.' },
+  OPERATOR_PASSWORD_WEAK: { fault: 'usage', summary: 'The new password is too short or too common.' },
+  AUDIT_LOG_BROKEN: { fault: 'input', summary: 'The audit log chain is broken: a record was removed, edited or reordered (the message names the line).' },
+  AUDIT_SINK: { fault: 'peer', summary: 'An audit message could not be written or sent (it waits in the spool when the repository is unreachable).' },
   // Command line and output
   USAGE: { fault: 'usage', summary: 'The command line is wrong.' },
   OUTPUT_NOT_EMPTY: { fault: 'usage', summary: 'The output folder exists and is not empty.' },
