@@ -29,3 +29,19 @@ export function dicomDate(d: Date): string {
 export function dicomTime(d: Date): string {
   return `${String(d.getUTCHours()).padStart(2, '0')}${String(d.getUTCMinutes()).padStart(2, '0')}${String(d.getUTCSeconds()).padStart(2, '0')}`;
 }
+
+/**
+ * xsd:dateTime in local time with the zone offset, milliseconds kept: 2026-11-25T04:12:33.123+01:00.
+ * An offset that is not a whole number of minutes (local mean time before 1900 or so) is written in UTC.
+ */
+export function isoWithOffset(d: Date): string {
+  const t = d.getTime();
+  if (Number.isNaN(t)) throw new RangeError('not a time');
+  const offset = -d.getTimezoneOffset();
+  if (!Number.isInteger(offset)) return d.toISOString();
+  const local = new Date(t + offset * 60_000);
+  const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+  const abs = Math.abs(offset);
+  const zone = `${offset < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  return `${pad(local.getUTCFullYear(), 4)}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}T${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}.${pad(local.getUTCMilliseconds(), 3)}${zone}`;
+}
