@@ -274,6 +274,51 @@ export class SocketTransport implements Transport {
   destroy(): void {
     this.socket.destroy();
   }
+
+  /**
+   * For protocols with no application acknowledgement (syslog over TLS, RFC 5425): ends our side (TLS
+   * close_notify, then FIN) and resolves only if every byte written was handed to the operating system
+   * and the peer then closed its side in turn, with no error, within `timeoutMs`. RFC 5425 §4.4 has the
+   * receiver answer our close_notify, which it reads after everything before it: the peer's close is
+   * the only evidence TLS gives that it read our bytes. Limits: node:tls does not say whether the peer's
+   * close carried a close_notify or was a bare FIN, and a close the peer sent less than a round trip
+   * after our last bytes (crossing them: a restart, or a refusal of our certificate after a TLS 1.3
+   * handshake without an alert) looks the same as an answer unless it arrives before our bytes left.
+   * Rejects (NET_CONNECT, NET_TLS, NET_TIMEOUT), destroying the socket, when the peer had closed first or
+   * while we were sending, reset the connection, or did not answer in time. `close()` keeps its
+   * forgiving behaviour for the DICOM upper layer.
+   */
+  async endCleanly(timeoutMs = CLOSE_GRACE_MS): Promise<void> {
+    if (this.failure) {
+      this.socket.destroy();
+      throw this.failure;
+    }
+    if (this.ended || this.closed || this.socket.destroyed || this.socket.writableEnded) {
+      this.socket.destroy();
+      throw netError('NET_CONNECT', 'the peer closed the connection before we had finished sending', { ...this.where });
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(netError('NET_TIMEOUT', `the peer did not close the connection within ${timeoutMs} ms of our close_notify`, { ...this.where, timeoutMs }));
+        this.socket.destroy();
+      }, timeoutMs);
+      // The peer's close must follow ours: one that comes before our last bytes (and close_notify) left
+      // crossed them, and says nothing about whether the peer read them.
+      let crossed = false;
+      this.socket.once('end', () => {
+        crossed = !this.socket.writableFinished;
+      });
+      // Registered after the constructor's listeners: `failure` is already set when 'close' comes here.
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        if (this.failure) reject(this.failure);
+        else if (!this.socket.writableFinished) reject(netError('NET_CONNECT', 'the connection closed before everything we wrote was sent', { ...this.where }));
+        else if (crossed) reject(netError('NET_CONNECT', 'the peer closed the connection while we were still sending', { ...this.where }));
+        else resolve();
+      });
+      this.socket.end();
+    });
+  }
 }
 
 // ---- Connecting -----------------------------------------------------------------------------------
@@ -341,7 +386,8 @@ export const TLS_PROFILE = {
   ciphers: TLS_CIPHERS,
 } as const;
 
-export async function connectTls(host: string, port: number, options: TlsOptions): Promise<Transport> {
+/** A TLS connection; typed as `SocketTransport` for `endCleanly()` (syslog), usable as any `Transport`. */
+export async function connectTls(host: string, port: number, options: TlsOptions): Promise<SocketTransport> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   if (options.ca.length === 0) throw netError('NET_TLS', 'TLS needs at least one trusted CA certificate', { host, port, reason: 'unknown-ca' });
   const expected = options.servername ?? host;
