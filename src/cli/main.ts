@@ -22,7 +22,14 @@ import { writeFile } from 'node:fs/promises';
 import { makeDemoPki } from '../security/pki/demo.js';
 import type { ContentCipher, DigestName } from '../security/cms/writer.js';
 import { runDemo } from './demo.js';
-import { addNetCommands } from './net-commands.js';
+import { addNetCommands, type CliContext } from './net-commands.js';
+import { addAuditCommands, addGlobalOptions, openRun, type GlobalOptions } from './audit-commands.js';
+import { addOperatorCommands, type SignInEvent } from './operator-commands.js';
+import { applicationActivityMessage, securityAlertMessage, userAuthenticationMessage } from '../audit/messages.js';
+import { auditCreate, auditCreateFailed, auditVerify } from '../audit/events.js';
+import type { AuditTrail } from '../audit/trail.js';
+import type { Config } from '../config/config.js';
+import { defaultOperatorsFile } from '../operators/store.js';
 
 /** Sizes as bytes, or with a unit: 650M, 4.7G, 25G (powers of 1000, as disc makers count). */
 function parseSize(value: string): number {
@@ -40,9 +47,16 @@ interface GlobalState {
   json: boolean;
   /** Set by commands whose outcome is not just success (verify: 1 when the policy fails). */
   exitCode?: number;
+  /** The configuration and audit trail, opened once per run by the first command that needs them. */
+  run?: Promise<{ config: Config; trail: AuditTrail }>;
+  /** The commands that record Application Activity start and stop (they do audited work). */
+  audited?: boolean;
 }
 
 const state: GlobalState = { json: false };
+
+/** Commands that do audited work: Application Activity start and stop are recorded around them. */
+const AUDITED_COMMANDS = new Set(['create', 'verify', 'import', 'echo', 'signin', 'add', 'remove', 'passwd']);
 
 function progress(event: CreateEvent): void {
   if (state.json) return;
@@ -72,6 +86,24 @@ export function buildProgram(): Command {
   const program = new Command();
   // Before the subcommands are added, so they inherit it: usage errors come back as exceptions (exit 2).
   program.exitOverride();
+  addGlobalOptions(program);
+  const run = (): Promise<{ config: Config; trail: AuditTrail }> => (state.run ??= openRun(program.opts<GlobalOptions>()));
+  const cli: CliContext = {
+    setJson: (json) => {
+      state.json = json;
+    },
+    setExitCode: (code) => {
+      state.exitCode = code;
+    },
+    print,
+    json: () => state.json,
+  };
+  program.hook('preAction', async (_root, action) => {
+    if (!AUDITED_COMMANDS.has(action.name())) return;
+    const { trail } = await run();
+    state.audited = true;
+    await trail.record('application-activity', (ctx) => applicationActivityMessage(ctx, { outcome: 0, action: 'start' }));
+  });
   program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   program
     .name('dcmsafe')
@@ -163,7 +195,8 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
         },
         random,
       );
-      const institution = (opts.institution as string | undefined) ?? process.env.DCMSAFE_INSTITUTION;
+      const { config, trail } = await run();
+      const institution = (opts.institution as string | undefined) ?? process.env.DCMSAFE_INSTITUTION ?? config.institution?.name;
       const summary = await createMedia({
         ...(resolved.security ? { security: resolved.security } : {}),
         ...(opts.capacity ? { capacity: opts.capacity as unknown as number } : {}),
@@ -183,7 +216,11 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
         clock: clockFromEnvironment(),
         random,
         onEvent: progress,
+      }).catch(async (e: unknown) => {
+        await auditCreateFailed(trail, opts.media as 'folder', opts.out as string, e instanceof Error ? e.message : String(e));
+        throw e;
       });
+      await auditCreate(trail, summary);
       const withPassword = resolved.generatedPassword ? { ...summary, generatedPassword: resolved.generatedPassword } : summary;
       print(state.json ? withPassword : formatCreateSummary(summary));
       if (resolved.generatedPassword && !state.json) print(formatGeneratedPassword(resolved.generatedPassword));
@@ -232,21 +269,24 @@ Exit codes: 0 the policy passes, 1 it fails (tampered, untrusted, inconsistent),
         includeFailed: opts.includeFailed === true,
         clock: clockFromEnvironment(),
       });
+      await auditVerify((await run()).trail, report);
       if (opts.report) await writeFile(opts.report as string, renderHtmlReport(report), { flag: 'wx' });
       print(state.json ? report : formatVerifyReport(report, opts.report ? { reportPath: opts.report as string } : {}));
       state.exitCode = report.verdict === 'unreadable' ? EXIT.INPUT : report.passed ? EXIT.OK : EXIT.VERIFICATION_FAILED;
     });
 
-  addNetCommands(program, {
-    setJson: (json) => {
-      state.json = json;
+  addNetCommands(program, { ...cli, run });
+  addOperatorCommands(program, {
+    ...cli,
+    operatorsFile: async () => {
+      const { config } = await run();
+      return config.operatorsFile ?? defaultOperatorsFile();
     },
-    setExitCode: (code) => {
-      state.exitCode = code;
+    onSignIn: (e) => {
+      void signInAudit(run, e);
     },
-    print,
-    json: () => state.json,
   });
+  addAuditCommands(program, { ...cli, run });
 
   const pki = program.command('pki').description('Keys and certificates.');
   pki
@@ -271,12 +311,40 @@ Exit codes: 0 the policy passes, 1 it fails (tampered, untrusted, inconsistent),
   return program;
 }
 
+/** Sign-in attempts: User Authentication (110114), and a Security Alert when an account locks. */
+const pendingAudit: Array<Promise<void>> = [];
+function signInAudit(run: () => Promise<{ trail: AuditTrail }>, e: SignInEvent): void {
+  pendingAudit.push(
+    (async () => {
+      const { trail } = await run();
+      await trail.record('user-authentication', (ctx) =>
+        userAuthenticationMessage(ctx, { outcome: e.ok ? 0 : 4, action: 'login', user: { userId: e.user }, ...(e.ok ? {} : { outcomeDescription: `sign-in refused (${e.reason ?? 'failed'})` }) }),
+      );
+      if (e.lockedNow) {
+        await trail.record('security-alert', (ctx) => securityAlertMessage(ctx, { outcome: 8, alert: 'user-authentication', outcomeDescription: `operator account ${e.user} is locked after repeated failed sign-ins`, subject: e.user }));
+      }
+    })(),
+  );
+}
+
+/** Application Activity stop, and the spool sent to the audit repository (a failure there is said, not fatal). */
+async function finishAudit(outcome: 0 | 8): Promise<void> {
+  await Promise.all(pendingAudit);
+  if (!state.run) return;
+  const { trail } = await state.run;
+  if (state.audited) await trail.record('application-activity', (ctx) => applicationActivityMessage(ctx, { outcome, action: 'stop' }));
+  const r = await trail.flush();
+  if (r.error && !state.json) process.stderr.write(`dcmsafe: ${r.pending} audit message(s) wait in the spool for the audit repository: ${r.error}\n`);
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
+    await finishAudit(0);
     return state.exitCode ?? EXIT.OK;
   } catch (e) {
+    await finishAudit(8).catch((a: unknown) => process.stderr.write(`dcmsafe: audit: ${a instanceof Error ? a.message : String(a)}\n`));
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
       return EXIT.USAGE;

@@ -20,6 +20,9 @@ import { loadPrivateKey } from '../security/pki/keys.js';
 import { readSecret } from '../security/pki/secrets.js';
 import { clockFromEnvironment } from '../util/clock.js';
 import { addVerifyOptions, resolveKeys, resolveTrust, verifyFlags } from './verify-options.js';
+import { auditImport, auditNodeRefused, ImportAudit } from '../audit/events.js';
+import type { AuditTrail } from '../audit/trail.js';
+import { isDcmsafeError } from '../errors/index.js';
 
 /** Conventional ports: 104 for DICOM, 2762 for DICOM over TLS (PS3.15 B.1). */
 export const DICOM_PORT = 104;
@@ -210,7 +213,7 @@ export function formatImportReport(r: ImportReport): string {
   return lines.join('\n');
 }
 
-export function addNetCommands(program: Command, ctx: CliContext): void {
+export function addNetCommands(program: Command, ctx: CliContext & { run: () => Promise<{ trail: AuditTrail }> }): void {
   addPeerOptions(
     program
       .command('echo')
@@ -230,7 +233,11 @@ Exit codes: 0 the peer answered with success, 4 it did not (connection, TLS, ass
     .action(async (address: string, opts: Opts) => {
       ctx.setJson(opts.json === true);
       const peer = await peerOptions(address, opts);
-      const result = await echo(peer);
+      const { trail } = await ctx.run();
+      const result = await echo(peer).catch(async (e: unknown) => {
+        if (isDcmsafeError(e) && e.code === 'NET_TLS') await auditNodeRefused(trail, { host: peer.host, port: peer.port, aeTitle: peer.calledAE }, e.message);
+        throw e;
+      });
       const tls = result.peer.tls;
       ctx.print(
         ctx.json()
@@ -289,6 +296,8 @@ Exit codes: 0 everything stored, 1 some instances withheld by the verification, 
         if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw usage(`--retries ${String(opts.retries)} is not 0-100`);
       }
       const flags = verifyFlags(opts);
+      const { trail } = await ctx.run();
+      const collected = new ImportAudit(() => new Date());
       const report = await importMedia({
         media,
         verify: { trust: await resolveTrust(flags), keys: await resolveKeys(flags), policy: opts.policy as Policy },
@@ -303,8 +312,16 @@ Exit codes: 0 everything stored, 1 some instances withheld by the verification, 
         ...(retries !== undefined ? { retries } : {}),
         clock: clockFromEnvironment(),
         // Progress goes to stderr in both modes: an import can take long, and stdout stays one document with --json.
-        onEvent: importProgress,
+        onEvent: (e) => {
+          collected.onEvent(e);
+          importProgress(e);
+        },
       });
+      const localPatient = (foreignId: string): { id: string; name?: string } => {
+        const l = local ?? map?.find((r) => r.foreignPatientId === foreignId)?.local;
+        return l ? { id: l.patientId, ...(l.patientName ? { name: l.patientName } : {}) } : { id: foreignId };
+      };
+      await auditImport(trail, report, { host: peer.host, port: peer.port, aeTitle: peer.calledAE }, collected, localPatient);
       ctx.print(ctx.json() ? report : formatImportReport(report));
       ctx.setExitCode(report.exitCode);
     });

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout } from 'node:timers';
 import { waitPort } from '../../../scripts/wait-port.mjs';
 import { performance } from 'node:perf_hooks';
 
@@ -147,6 +148,8 @@ const scenarios = {
     const echoscu = await runToEnd('echoscu', [...tlsArgs('client.key', 'client.crt'), '127.0.0.1', '11114']);
     const rogue = await runToEnd('storescu', [...tlsArgs('rogue.key', 'rogue.crt'), '127.0.0.1', '11114', config.scuRuns[0].files[0]]);
     const wrongAE = await runToEnd('echoscu', ['+tls', P('client.key'), P('client.crt'), '-pw', '+cf', P('ca.crt'), '-aec', 'SOMEONE', '127.0.0.1', '11114']);
+    // The SCP counts a rejection once its A-ASSOCIATE-RJ is sent; echoscu may exit before that count is made.
+    for (let i = 0; i < 100 && scp.stats.rejected < 1; i++) await new Promise((r) => setTimeout(r, 20));
     const stats = JSON.parse(JSON.stringify(scp.stats));
     await scp.close();
     return { stats, storescu, echoscu, rogue, wrongAE, dir };
