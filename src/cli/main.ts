@@ -260,6 +260,7 @@ Exit codes: 0 the policy passes, 1 it fails (tampered, untrusted, inconsistent),
     .action(async (media: string, opts: Record<string, string | boolean | string[] | undefined>) => {
       state.json = opts.json === true;
       const flags = verifyFlags(opts);
+      if (flags.trust?.length === 0) flags.trust = [...(await run()).config.trust];
       const report = await verifyMedia({
         media,
         trust: await resolveTrust(flags),

@@ -22,6 +22,7 @@ import { clockFromEnvironment } from '../util/clock.js';
 import { addVerifyOptions, resolveKeys, resolveTrust, verifyFlags } from './verify-options.js';
 import { auditImport, auditNodeRefused, ImportAudit } from '../audit/events.js';
 import type { AuditTrail } from '../audit/trail.js';
+import type { Config } from '../config/config.js';
 import { isDcmsafeError } from '../errors/index.js';
 
 /** Conventional ports: 104 for DICOM, 2762 for DICOM over TLS (PS3.15 B.1). */
@@ -115,7 +116,31 @@ async function tlsOptions(opts: Opts): Promise<TlsOptions | undefined> {
   return out;
 }
 
-async function peerOptions(address: string, opts: Opts): Promise<PeerOptions> {
+/**
+ * A PACS node of the configuration named instead of HOST:PORT: its address, AE titles and TLS files
+ * fill in what the command line does not give.
+ */
+function fromConfig(address: string, opts: Opts, config?: Config): { address: string; opts: Opts } {
+  const node = config?.pacs.find((n) => n.name.toLowerCase() === address.toLowerCase());
+  if (!node) return { address, opts };
+  const merged: Opts = { ...opts };
+  merged.aec ??= node.calledAE;
+  if (node.callingAE && (opts.aet === undefined || opts.aet === DEFAULT_CALLING_AE)) merged.aet = node.callingAE;
+  const tlsGiven = ['tls', 'tlsCa', 'tlsCert', 'tlsKey', 'tlsServername'].some((k) => opts[k] !== undefined);
+  if (node.tls && !tlsGiven) {
+    merged.tlsCa = node.tls.ca;
+    if (node.tls.cert && node.tls.key) {
+      merged.tlsCert = node.tls.cert;
+      merged.tlsKey = node.tls.key;
+    }
+    if (node.tls.keyPassphraseFile) merged.tlsKeyPassphraseFile ??= node.tls.keyPassphraseFile;
+    if (node.tls.servername) merged.tlsServername = node.tls.servername;
+  }
+  return { address: `${node.host.includes(':') ? `[${node.host}]` : node.host}:${node.port}`, opts: merged };
+}
+
+async function peerOptions(givenAddress: string, givenOpts: Opts, config?: Config): Promise<PeerOptions> {
+  const { address, opts } = fromConfig(givenAddress, givenOpts, config);
   if (opts.aec === undefined) throw usage('--aec (the called AE title) is required');
   const tls = await tlsOptions(opts);
   const { host, port } = parseHostPort(address, tls !== undefined);
@@ -213,12 +238,12 @@ export function formatImportReport(r: ImportReport): string {
   return lines.join('\n');
 }
 
-export function addNetCommands(program: Command, ctx: CliContext & { run: () => Promise<{ trail: AuditTrail }> }): void {
+export function addNetCommands(program: Command, ctx: CliContext & { run: () => Promise<{ config: Config; trail: AuditTrail }> }): void {
   addPeerOptions(
     program
       .command('echo')
       .description('C-ECHO: check that a DICOM peer answers (association, TLS, AE titles).')
-      .argument('<host:port>', 'the peer; port defaults to 2762 with TLS, 104 without'),
+      .argument('<host:port>', 'the peer (or the name of a PACS node of the configuration); port defaults to 2762 with TLS, 104 without'),
   )
     .option('--json', 'print one JSON document')
     .addHelpText(
@@ -232,8 +257,8 @@ Exit codes: 0 the peer answered with success, 4 it did not (connection, TLS, ass
     )
     .action(async (address: string, opts: Opts) => {
       ctx.setJson(opts.json === true);
-      const peer = await peerOptions(address, opts);
-      const { trail } = await ctx.run();
+      const { trail, config } = await ctx.run();
+      const peer = await peerOptions(address, opts, config);
       const result = await echo(peer).catch(async (e: unknown) => {
         if (isDcmsafeError(e) && e.code === 'NET_TLS') await auditNodeRefused(trail, { host: peer.host, port: peer.port, aeTitle: peer.calledAE }, e.message);
         throw e;
@@ -255,7 +280,7 @@ Exit codes: 0 the peer answered with success, 4 it did not (connection, TLS, ass
         .command('import')
         .description('Verify a medium, reconcile its patient to the local one (IHE IRWF) and C-STORE it to the PACS; a re-run sends only what is missing.')
         .argument('<media>', 'a folder (mounted disc or stick), an ISO image or optical device, a FAT image, or a ZIP')
-        .requiredOption('--to <host:port>', 'the PACS; port defaults to 2762 with TLS, 104 without'),
+        .requiredOption('--to <host:port>', 'the PACS (or the name of a PACS node of the configuration); port defaults to 2762 with TLS, 104 without'),
     ),
   )
     .option('--patient-id <id>', 'local Patient ID (coerced into every instance; the foreign one goes to Other Patient IDs)')
@@ -289,13 +314,15 @@ Exit codes: 0 everything stored, 1 some instances withheld by the verification, 
       leanHeap();
       const local = localIdentity(opts);
       const map = opts.reconcileMap !== undefined ? await loadReconcileMap(String(opts.reconcileMap)) : undefined;
-      const peer = await peerOptions(String(opts.to), opts);
+      const { config } = await ctx.run();
+      const peer = await peerOptions(String(opts.to), opts, config);
       let retries: number | undefined;
       if (opts.retries !== undefined) {
         retries = Number(opts.retries);
         if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw usage(`--retries ${String(opts.retries)} is not 0-100`);
       }
       const flags = verifyFlags(opts);
+      if (flags.trust?.length === 0) flags.trust = [...config.trust];
       const { trail } = await ctx.run();
       const collected = new ImportAudit(() => new Date());
       const report = await importMedia({

@@ -194,6 +194,23 @@ describe('audit options', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/pacs\[0\]\.port/);
   });
+
+  it('the configuration supplies trust anchors to verify, and PACS nodes by name to echo and import', () => {
+    const pki = path.join(dir, 'pki');
+    expect(run('node', [CLI, 'pki', 'demo', '--out', pki]).status).toBe(0);
+    expect(run('node', [CLI, 'samples', '--out', path.join(dir, 'samples')]).status).toBe(0);
+    const media = path.join(dir, 'media');
+    expect(run('node', [CLI, 'create', path.join(dir, 'samples', 'patient-a'), '--media', 'folder', '--out', media, '--sign-cert', path.join(pki, 'media-signer.pem'), '--sign-key', path.join(pki, 'media-signer.key'), '--recipient', path.join(pki, 'media-recipient.pem')]).status).toBe(0);
+    const config = path.join(dir, 'good.json');
+    writeFileSync(config, JSON.stringify({ trust: [path.join(pki, 'demo-root-ca.pem')], pacs: [{ name: 'main', host: '127.0.0.1', port: 9, calledAE: 'PACS', tls: { ca: path.join(pki, 'demo-root-ca.pem'), cert: path.join(pki, 'tls-client.pem'), key: path.join(pki, 'tls-client.key') } }] }));
+    let r = run('node', [CLI, 'verify', media, '--config', config, '--key', path.join(pki, 'media-recipient.key'), '--cert', path.join(pki, 'media-recipient.pem')]);
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/^TRUSTED/);
+    // Nothing listens on port 9: the name resolved to the node's address, over TLS.
+    r = run('node', [CLI, 'echo', 'main', '--config', config, '--timeout', '3']);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(/NET_CONNECT: .*127\.0\.0\.1:9/);
+  }, 120_000);
 });
 
 describeInNetns(['unshare', 'ip', 'ss', 'rsyslogd', 'storescp', 'openssl'], 'audit messages of real runs to rsyslog over TLS, and the spool while it is down', () => {
