@@ -17,7 +17,6 @@ import { MEDIA_STORAGE_DIRECTORY_SOP_CLASS, type DirectoryRecord } from '../dico
 import { isPatientIndependent } from '../dicom/dicomdir/record-types.js';
 import { planFileSet, patientNameKey } from '../dicom/fileset/plan.js';
 import { scanFile, type ScanResult } from '../dicom/fileset/scan.js';
-import { DataSet } from '../dicom/dataset.js';
 import { readPart10Header, type Part10Header } from '../dicom/part10/header.js';
 import { findProfile } from '../dicom/profiles/profiles.js';
 import { T } from '../dicom/tags.js';
@@ -61,7 +60,8 @@ interface Checked {
   readonly entry: SourceEntry;
   readonly name: string; // "/"-separated path on the medium
   kind: FileReport['kind'];
-  header?: Part10Header;
+  /** What the report and the DICOMDIR comparison need of the file's header (no more: see factsOf). */
+  header?: FileFacts;
   judged?: JudgedSecureFile;
   /** Where the verified bytes were staged for --extract. */
   staged?: string;
@@ -213,7 +213,7 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
         await parseHeader(reader, c);
         if (c.header && staging) c.staged = await stage(staging, readChunks(reader, 0, reader.size), c);
       }
-      if (c.header && uid(c.header, T.SOPClassUID, T.MediaStorageSOPClassUID) === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) {
+      if (c.header?.sopClassUID === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) {
         // Another directory file beside the DICOMDIR (a backup or a variant): not an instance.
         c.kind = 'other';
         delete c.header;
@@ -340,30 +340,46 @@ function judgeFindings(j: JudgedSecureFile, c: Checked): void {
   if (j.cms.legacy.length > 0) c.findings.push(finding('LEGACY_ALGORITHM', `${c.name}: ${j.cms.legacy.join(', ')}`, c.name));
 }
 
-/** The attributes the report and the DICOMDIR comparison use: all a file's header is kept for. */
-const KEPT_TAGS: readonly number[] = [
-  T.SpecificCharacterSet, T.SOPClassUID, T.SOPInstanceUID, T.StudyDate, T.AccessionNumber, T.Modality, T.StudyDescription,
-  T.PatientName, T.PatientID, T.PatientBirthDate, T.StudyInstanceUID, T.SeriesInstanceUID, T.SeriesNumber,
-  T.MediaStorageSOPClassUID, T.MediaStorageSOPInstanceUID, T.TransferSyntaxUID,
-];
+/** What the report and the DICOMDIR comparison use of a file's header; undefined: absent from the file. */
+interface FileFacts {
+  readonly transferSyntaxUID: string;
+  readonly sopClassUID?: string;
+  readonly sopInstanceUID?: string;
+  readonly studyInstanceUID?: string;
+  readonly seriesInstanceUID?: string;
+  readonly patientId?: string;
+  readonly patientName?: string;
+  readonly birthDate?: string;
+  readonly studyDate?: string;
+  readonly studyDescription?: string;
+  readonly accessionNumber?: string;
+  readonly modality?: string;
+  readonly seriesNumber?: string;
+}
 
 /**
- * A header reduced to KEPT_TAGS, values copied: a medium of 100 000 instances keeps 100 000 of these
- * until the report is made, so they hold neither the whole data set nor the read buffers it points into.
+ * A header reduced to a few strings: a medium of 100 000 instances keeps 100 000 of these until the
+ * report is made, so they hold neither the data set nor the read buffers its values point into.
  */
-function compactHeader(h: Part10Header): Part10Header {
-  const compact = (ds: DataSet | undefined): DataSet | undefined => {
-    if (!ds) return undefined;
-    const out = new DataSet(ds.syntax, undefined, ds.offset);
-    for (const tag of KEPT_TAGS) {
-      const el = ds.get(tag);
-      if (el?.value && el.value.length <= 1024) out.set({ tag: el.tag, vr: el.vr, length: el.length, offset: el.offset, valueOffset: el.valueOffset, value: Buffer.from(el.value) });
-    }
-    return out;
+function factsOf(h: Part10Header): FileFacts {
+  const ds = h.dataSet;
+  const facts: Record<string, string | undefined> = {
+    transferSyntaxUID: h.transferSyntax.uid,
+    sopClassUID: uid(h, T.SOPClassUID, T.MediaStorageSOPClassUID),
+    sopInstanceUID: uid(h, T.SOPInstanceUID, T.MediaStorageSOPInstanceUID),
+    studyInstanceUID: uid(h, T.StudyInstanceUID),
+    seriesInstanceUID: uid(h, T.SeriesInstanceUID),
+    patientId: ds.text(T.PatientID),
+    patientName: ds.string(T.PatientName),
+    birthDate: ds.text(T.PatientBirthDate),
+    studyDate: ds.text(T.StudyDate),
+    studyDescription: ds.string(T.StudyDescription)?.trim(),
+    accessionNumber: ds.text(T.AccessionNumber),
+    modality: ds.text(T.Modality),
+    seriesNumber: ds.text(T.SeriesNumber),
   };
-  const { preamble: _preamble, pixelData: _pixelData, ...rest } = h;
-  const meta = compact(h.meta);
-  return { ...rest, dataSet: compact(h.dataSet) as DataSet, ...(meta ? { meta } : {}), warnings: [] };
+  for (const [k, v] of Object.entries(facts)) if (v === undefined) delete facts[k];
+  return facts as unknown as FileFacts;
 }
 
 async function parseHeader(reader: RandomAccessReader, c: Checked): Promise<void> {
@@ -371,7 +387,7 @@ async function parseHeader(reader: RandomAccessReader, c: Checked): Promise<void
     const header = await readPart10Header(reader);
     if (header.format !== 'part10') c.findings.push(finding('NOT_PART10', `${c.name}: ${header.format} (no preamble or File Meta Information)`, c.name));
     for (const w of header.warnings) c.findings.push(finding('DICOM_DEVIATION', `${c.name}: ${w.code}: ${w.message}`, c.name));
-    c.header = compactHeader(header);
+    c.header = factsOf(header);
   } catch (e) {
     c.findings.push(finding('DICOM_UNREADABLE', `${c.name}: ${e instanceof Error ? e.message : String(e)}`, c.name));
   }
@@ -420,21 +436,21 @@ function compareDirectory(decoded: DecodedDicomdir, checked: Checked[], dicomFil
 }
 
 function compareRecord(record: DirectoryRecord, ancestors: DirectoryRecord[], file: Checked): void {
-  const h = file.header as Part10Header;
+  const h = file.header as FileFacts;
   const differences: string[] = [];
   const check = (what: string, inRecord: string | undefined, inFile: string | undefined): void => {
     if (inRecord !== undefined && inFile !== undefined && inRecord !== inFile) differences.push(`${what}: record ${inRecord}, file ${inFile}`);
   };
-  check('SOP Instance UID', record.sopInstanceUID, uid(h, T.SOPInstanceUID, T.MediaStorageSOPInstanceUID));
-  check('SOP Class UID', record.sopClassUID, uid(h, T.SOPClassUID, T.MediaStorageSOPClassUID));
-  check('Transfer Syntax UID', record.transferSyntaxUID, h.transferSyntax.uid);
+  check('SOP Instance UID', record.sopInstanceUID, h.sopInstanceUID);
+  check('SOP Class UID', record.sopClassUID, h.sopClassUID);
+  check('Transfer Syntax UID', record.transferSyntaxUID, h.transferSyntaxUID);
   for (const a of ancestors) {
-    if (a.type === 'SERIES') check('Series Instance UID', a.keys.text(T.SeriesInstanceUID), uid(h, T.SeriesInstanceUID));
-    if (a.type === 'STUDY') check('Study Instance UID', a.keys.text(T.StudyInstanceUID), uid(h, T.StudyInstanceUID));
+    if (a.type === 'SERIES') check('Series Instance UID', a.keys.text(T.SeriesInstanceUID), h.seriesInstanceUID);
+    if (a.type === 'STUDY') check('Study Instance UID', a.keys.text(T.StudyInstanceUID), h.studyInstanceUID);
     if (a.type === 'PATIENT') {
-      check('Patient ID', a.keys.text(T.PatientID), h.dataSet.text(T.PatientID));
+      check('Patient ID', a.keys.text(T.PatientID), h.patientId);
       const rn = a.keys.string(T.PatientName);
-      const fn = h.dataSet.string(T.PatientName);
+      const fn = h.patientName;
       if (rn !== undefined && fn !== undefined && patientNameKey(rn) !== patientNameKey(fn)) differences.push(`Patient's Name: record ${rn}, file ${fn}`);
     }
   }
@@ -442,31 +458,38 @@ function compareRecord(record: DirectoryRecord, ancestors: DirectoryRecord[], fi
 }
 
 function patientsOf(files: Checked[]): PatientReport[] {
-  const patients = new Map<string, PatientReport & { studies: PatientReport['studies'] }>();
+  type Study = PatientReport['studies'][number];
+  type Series = Study['series'][number];
+  const patients = new Map<string, { report: PatientReport & { studies: Study[] }; studies: Map<string, { report: Study; series: Map<string, Series> }> }>();
   for (const c of files) {
-    const ds = (c.header as Part10Header).dataSet;
+    const f = c.header as FileFacts;
     // Palettes, hanging protocols, implant templates: on the medium, but nobody's images.
-    if (isPatientIndependent(uid(c.header as Part10Header, T.SOPClassUID, T.MediaStorageSOPClassUID) ?? '')) continue;
-    const id = ds.text(T.PatientID) ?? '';
-    const name = ds.string(T.PatientName)?.trim() ?? '';
+    if (isPatientIndependent(f.sopClassUID ?? '')) continue;
+    const id = f.patientId ?? '';
+    const name = f.patientName?.trim() ?? '';
     const key = `${id}|${patientNameKey(name)}`;
     let p = patients.get(key);
     if (!p) {
-      p = { patientId: id, patientName: name, birthDate: ds.text(T.PatientBirthDate) ?? '', studies: [] };
+      p = { report: { patientId: id, patientName: name, birthDate: f.birthDate ?? '', studies: [] }, studies: new Map() };
       patients.set(key, p);
     }
-    const studyUid = ds.text(T.StudyInstanceUID) ?? '';
-    let st = p.studies.find((s) => s.studyInstanceUID === studyUid);
+    const studyUid = f.studyInstanceUID ?? '';
+    let st = p.studies.get(studyUid);
     if (!st) {
-      st = { studyInstanceUID: studyUid, studyDate: ds.text(T.StudyDate) ?? '', studyDescription: ds.string(T.StudyDescription)?.trim() ?? '', accessionNumber: ds.text(T.AccessionNumber) ?? '', series: [] };
-      p.studies.push(st);
+      st = { report: { studyInstanceUID: studyUid, studyDate: f.studyDate ?? '', studyDescription: f.studyDescription ?? '', accessionNumber: f.accessionNumber ?? '', series: [] }, series: new Map() };
+      p.studies.set(studyUid, st);
+      p.report.studies.push(st.report);
     }
-    const seriesUid = ds.text(T.SeriesInstanceUID) ?? '';
-    const se = st.series.find((s) => s.seriesInstanceUID === seriesUid);
+    const seriesUid = f.seriesInstanceUID ?? '';
+    const se = st.series.get(seriesUid);
     if (se) (se as { instances: number }).instances++;
-    else st.series.push({ seriesInstanceUID: seriesUid, modality: ds.text(T.Modality) ?? '', seriesNumber: ds.text(T.SeriesNumber) ?? '', instances: 1 });
+    else {
+      const created: Series = { seriesInstanceUID: seriesUid, modality: f.modality ?? '', seriesNumber: f.seriesNumber ?? '', instances: 1 };
+      st.series.set(seriesUid, created);
+      st.report.series.push(created);
+    }
   }
-  return [...patients.values()];
+  return [...patients.values()].map((p) => p.report);
 }
 
 function signerReports(files: Checked[]): SignerReport[] {
@@ -534,7 +557,7 @@ function finish(
       kind: c.kind,
       status: worst?.code ?? 'ok',
       size: c.entry.size,
-      ...(c.header ? { sopInstanceUID: uid(c.header, T.SOPInstanceUID, T.MediaStorageSOPInstanceUID) ?? '', sopClassUID: uid(c.header, T.SOPClassUID, T.MediaStorageSOPClassUID) ?? '', transferSyntaxUID: c.header.transferSyntax.uid } : {}),
+      ...(c.header ? { sopInstanceUID: c.header.sopInstanceUID ?? '', sopClassUID: c.header.sopClassUID ?? '', transferSyntaxUID: c.header.transferSyntaxUID } : {}),
       ...(signer ? { signer } : {}),
       ...(c.judged ? { protection: c.judged.cms.structure } : {}),
     };
