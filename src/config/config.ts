@@ -56,6 +56,10 @@ export interface Config {
   readonly operatorsFile?: string;
   /** A folder the front desk picks studies from. */
   readonly inbox?: string;
+  /** Where the front desk writes media images, and the optical drive it burns them on (xorriso). */
+  readonly media?: { readonly outbox?: string; readonly drive?: string };
+  /** A reconciliation map (CSV, foreign to local Patient IDs) the front desk picks local identities from. */
+  readonly reconcileMap?: string;
 }
 
 const CONFIG_DIR = 'dcmsafe';
@@ -357,7 +361,7 @@ function parseConfigIn(json: unknown, file: string, env: NodeJS.ProcessEnv): Con
 }
 
 function parseDocument(c: Checker, json: unknown): Omit<Config, 'file'> | undefined {
-  const top = object(c, json, '', ['institution', 'signing', 'trust', 'pacs', 'recipients', 'audit', 'operatorsFile', 'inbox']);
+  const top = object(c, json, '', ['institution', 'signing', 'trust', 'pacs', 'recipients', 'audit', 'operatorsFile', 'inbox', 'media', 'reconcileMap']);
   if (!top) return undefined;
 
   let institution: Config['institution'];
@@ -422,6 +426,17 @@ function parseDocument(c: Checker, json: unknown): Omit<Config, 'file'> | undefi
 
   const operatorsFile = filePath(c, top.operatorsFile, 'operatorsFile', false);
   const inbox = filePath(c, top.inbox, 'inbox', false);
+  const reconcileMap = filePath(c, top.reconcileMap, 'reconcileMap', false);
+  let media: Config['media'];
+  if (top.media !== undefined) {
+    const o = object(c, top.media, 'media', ['outbox', 'drive']);
+    if (o) {
+      const outbox = filePath(c, o.outbox, 'media.outbox', false);
+      // A device path (/dev/sr0) is taken as given: it is checked when a disc is burned.
+      const drive = filePath(c, o.drive, 'media.drive', false);
+      media = { ...(outbox !== undefined ? { outbox } : {}), ...(drive !== undefined ? { drive } : {}) };
+    }
+  }
   return {
     ...(institution ? { institution } : {}),
     ...(signing ? { signing } : {}),
@@ -431,6 +446,8 @@ function parseDocument(c: Checker, json: unknown): Omit<Config, 'file'> | undefi
     audit,
     ...(operatorsFile !== undefined ? { operatorsFile } : {}),
     ...(inbox !== undefined ? { inbox } : {}),
+    ...(media ? { media } : {}),
+    ...(reconcileMap !== undefined ? { reconcileMap } : {}),
   };
 }
 

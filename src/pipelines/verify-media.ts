@@ -34,6 +34,9 @@ import { nameBasedUid } from '../util/uid.js';
 import { fileSetDescriptor } from './fileset-descriptor.js';
 import { FINDING_CODES, REPORT_SCHEMA_VERSION, type FileReport, type Finding, type PatientReport, type Policy, type Severity, type SignerReport, type VerifyReport, type Verdict } from './verify-report.js';
 
+/** Progress of a verification: one event per file checked (the DICOMDIR first). */
+export type VerifyEvent = { readonly type: 'file-checked'; readonly file: string; readonly index: number; readonly total: number };
+
 export interface VerifyOptions {
   readonly media: string;
   readonly trust: Omit<TrustInput, 'now'>;
@@ -44,6 +47,7 @@ export interface VerifyOptions {
   readonly includeFailed?: boolean;
   readonly clock?: Clock;
   readonly limits?: { maxEntries?: number; maxHeaderBytes?: number; maxDicomdirBytes?: number };
+  readonly onEvent?: (event: VerifyEvent) => void;
 }
 
 /**
@@ -178,7 +182,10 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
   }
 
   // Every other file.
-  for (const c of checked) {
+  const total = checked.length + (dicomdirFile ? 1 : 0);
+  if (dicomdirFile) options.onEvent?.({ type: 'file-checked', file: dicomdirFile.name, index: 0, total });
+  for (const [index, c] of checked.entries()) {
+    options.onEvent?.({ type: 'file-checked', file: c.name, index: index + (dicomdirFile ? 1 : 0), total });
     const last = c.entry.path[c.entry.path.length - 1] ?? '';
     let reader: RandomAccessReader;
     try {
