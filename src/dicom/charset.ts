@@ -5,7 +5,11 @@
  */
 import { TextDecoder } from 'node:util';
 
-const SINGLE_BYTE: Record<string, string> = {
+/**
+ * WHATWG encoding labels of the character sets a Specific Character Set value designates without code
+ * extensions, by defined term (the reconciliation's encoder derives its own from this too).
+ */
+export const SINGLE_BYTE_CHARSETS: Readonly<Record<string, string>> = {
   'ISO_IR 6': 'ascii',
   'ISO_IR 100': 'latin1',
   'ISO_IR 101': 'iso-8859-2',
@@ -88,7 +92,7 @@ export function normalizeCharsetTerm(term: string): string {
 
 export function isKnownCharsetTerm(term: string): boolean {
   const t = term.trim();
-  return t === '' || t in SINGLE_BYTE || t in ISO_2022;
+  return t === '' || t in SINGLE_BYTE_CHARSETS || t in ISO_2022;
 }
 
 function decoderFor(label: string): TextDecoder {
@@ -115,11 +119,11 @@ export function decodeText(bytes: Uint8Array, charsets: readonly string[]): stri
   const first = terms[0] ?? '';
   const hasEscape = bytes.includes(0x1b);
   if (!hasEscape || terms.length <= 1) {
-    const label = SINGLE_BYTE[first] ?? ISO_2022[first] ?? (first === '' ? 'latin1' : 'latin1');
+    const label = SINGLE_BYTE_CHARSETS[first] ?? ISO_2022[first] ?? (first === '' ? 'latin1' : 'latin1');
     if (!hasEscape || label === 'iso-2022-jp') return decode(bytes, label);
   }
   let out = '';
-  let current = ISO_2022[first] ?? SINGLE_BYTE[first] ?? 'latin1';
+  let current = ISO_2022[first] ?? SINGLE_BYTE_CHARSETS[first] ?? 'latin1';
   let start = 0;
   let i = 0;
   const flush = (end: number): void => {

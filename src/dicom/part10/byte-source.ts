@@ -1,7 +1,7 @@
 /**
  * A forward-only cursor over a byte stream, with a small look-ahead buffer. Data sets are parsed
- * through it: from a file (skipping a value costs nothing, so pixel data is never read) or from an
- * inflating stream (deflated transfer syntax, PS3.5 §A.5).
+ * through it: from a file (skipping a value costs nothing, so pixel data is never read) or from a
+ * stream of chunks, such as an inflating one (deflated transfer syntax, PS3.5 §A.5).
  */
 import { createInflateRaw } from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -150,66 +150,30 @@ export class ReaderByteSource extends ByteSource {
 }
 
 /**
- * The inflated bytes of a raw deflate stream starting at `start` of a reader. Positions are positions
- * in the inflated stream, counted from `logicalStart` (so offsets line up with the data set start).
+ * A ByteSource over chunks that come one at a time (`nextChunk`, null at the end) and cannot be
+ * skipped without being produced: an inflater, decrypted content, a network stream. What a skip
+ * leaves of a chunk is kept for the next read.
  */
-export class InflateByteSource extends ByteSource {
-  private readonly iterator: AsyncIterator<Buffer>;
+export abstract class ChunkedByteSource extends ByteSource {
   private pending: Buffer | undefined;
-  private inflated = 0;
 
-  constructor(
-    reader: RandomAccessReader,
-    start: number,
-    logicalStart: number,
-    private readonly maxInflated: number,
-  ) {
-    super(reader.name, logicalStart);
-    const compressed = Readable.from(
-      (async function* () {
-        let pos = start;
-        while (pos < reader.size) {
-          const chunk = await reader.read(pos, CHUNK * 4);
-          if (chunk.length === 0) return;
-          pos += chunk.length;
-          yield chunk;
-        }
-      })(),
-    );
-    const inflate = createInflateRaw({ chunkSize: CHUNK });
-    compressed.on('error', (e) => inflate.destroy(e));
-    this.iterator = compressed.pipe(inflate)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  }
+  /** The next chunk of the stream, or null at its end. */
+  protected abstract nextChunk(): Promise<Buffer | null>;
 
-  get knownLength(): undefined {
-    return undefined;
-  }
-
-  private async nextChunk(): Promise<Buffer | null> {
+  private async take(): Promise<Buffer | null> {
     if (this.pending) {
       const p = this.pending;
       this.pending = undefined;
       return p;
     }
-    let r: IteratorResult<Buffer>;
-    try {
-      r = await this.iterator.next();
-    } catch (e) {
-      throw new DcmsafeError('PART10_INFLATE', `${this.name}: deflated data set is corrupt (${(e as Error).message})`, { file: this.name, offset: this.position }, { cause: e });
-    }
-    if (r.done) return null;
-    this.inflated += r.value.length;
-    if (this.inflated > this.maxInflated) {
-      throw new DcmsafeError('PART10_LIMIT', `${this.name}: deflated data set inflates beyond ${this.maxInflated} bytes`, { file: this.name, limit: this.maxInflated });
-    }
-    return r.value;
+    return this.nextChunk();
   }
 
   protected async pull(min: number): Promise<Buffer | null> {
     const parts: Buffer[] = [];
     let got = 0;
     while (got < min) {
-      const c = await this.nextChunk();
+      const c = await this.take();
       if (!c) break;
       parts.push(c);
       got += c.length;
@@ -220,13 +184,80 @@ export class InflateByteSource extends ByteSource {
   protected async advance(n: number): Promise<number> {
     let moved = 0;
     while (moved < n) {
-      const c = await this.nextChunk();
+      const c = await this.take();
       if (!c) break;
       const use = Math.min(c.length, n - moved);
       moved += use;
       if (use < c.length) this.pending = c.subarray(use);
     }
     return moved;
+  }
+}
+
+export interface InflateOptions {
+  /** Stream position of the first inflated byte (so offsets line up with the data set start); 0 by default. */
+  readonly logicalStart?: number;
+  /** Most inflated bytes (PART10_LIMIT beyond). */
+  readonly maxInflated: number;
+  /**
+   * Rethrow a DcmsafeError that the compressed input throws (a decryptor's, a truncated source's)
+   * as it is; by default every failure while inflating is PART10_INFLATE.
+   */
+  readonly keepSourceErrors?: boolean;
+}
+
+/**
+ * The inflated bytes of a raw deflate stream (PS3.5 §A.5: the data set after the File Meta
+ * Information), the compressed bytes coming from `compressed`.
+ */
+export class InflateByteSource extends ChunkedByteSource {
+  private readonly iterator: AsyncIterator<Buffer>;
+  private readonly maxInflated: number;
+  private readonly keepSourceErrors: boolean;
+  private inflated = 0;
+
+  constructor(compressed: AsyncIterable<Buffer>, name: string, options: InflateOptions) {
+    super(name, options.logicalStart ?? 0);
+    this.maxInflated = options.maxInflated;
+    this.keepSourceErrors = options.keepSourceErrors ?? false;
+    const input = Readable.from(compressed);
+    const inflate = createInflateRaw({ chunkSize: CHUNK });
+    input.on('error', (e) => inflate.destroy(e));
+    this.iterator = input.pipe(inflate)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  /** The deflate stream starting at `start` of a reader; positions count from `logicalStart`. */
+  static fromReader(reader: RandomAccessReader, start: number, logicalStart: number, maxInflated: number): InflateByteSource {
+    const compressed = async function* (): AsyncGenerator<Buffer> {
+      let pos = start;
+      while (pos < reader.size) {
+        const chunk = await reader.read(pos, CHUNK * 4);
+        if (chunk.length === 0) return;
+        pos += chunk.length;
+        yield chunk;
+      }
+    };
+    return new InflateByteSource(compressed(), reader.name, { logicalStart, maxInflated });
+  }
+
+  get knownLength(): undefined {
+    return undefined;
+  }
+
+  protected async nextChunk(): Promise<Buffer | null> {
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await this.iterator.next();
+    } catch (e) {
+      if (this.keepSourceErrors && e instanceof DcmsafeError) throw e;
+      throw new DcmsafeError('PART10_INFLATE', `${this.name}: deflated data set is corrupt (${(e as Error).message})`, { file: this.name, offset: this.position }, { cause: e });
+    }
+    if (r.done) return null;
+    this.inflated += r.value.length;
+    if (this.inflated > this.maxInflated) {
+      throw new DcmsafeError('PART10_LIMIT', `${this.name}: deflated data set inflates beyond ${this.maxInflated} bytes`, { file: this.name, limit: this.maxInflated });
+    }
+    return r.value;
   }
 
   /** Stops inflating (when a caller is done before the end). */

@@ -97,6 +97,33 @@ function notDicom(name: string, why: string): DcmsafeError {
   return new DcmsafeError('PART10_NOT_DICOM', `${name}: not a DICOM file (${why})`, { file: name, offset: 0 });
 }
 
+export interface FileMetaRead {
+  readonly meta: DataSet;
+  /** The Transfer Syntax UID (0002,0010) without its padding, if there is one. */
+  readonly transferSyntaxUID: string | undefined;
+  /** What the parser tolerated. */
+  readonly warnings: readonly ReadWarning[];
+}
+
+/**
+ * Parses the File Meta Information (PS3.10 §7.1: group 0002, Explicit VR Little Endian) from the
+ * current position of `src`, leaving it at the first byte of the data set. A malformed group is
+ * PART10_BAD_META (PART10_LIMIT stays as it is).
+ */
+export async function parseFileMeta(src: ByteSource, name: string, limits: ReadLimits): Promise<FileMetaRead> {
+  const meta = new DataSet(SYNTAX_EXPLICIT_LE, undefined, src.position);
+  const parser = new DataSetParser(src, limits);
+  try {
+    await parser.parse(meta, { stopAtPixelData: false, metaOnly: true });
+  } catch (e) {
+    if (e instanceof DcmsafeError && e.code !== 'PART10_LIMIT') {
+      throw new DcmsafeError('PART10_BAD_META', `${name}: File Meta Information is malformed: ${e.message}`, { ...e.data, file: name }, { cause: e });
+    }
+    throw e;
+  }
+  return { meta, transferSyntaxUID: meta.text(T.TransferSyntaxUID)?.replace(/\0/g, ''), warnings: parser.warnings };
+}
+
 export async function readPart10Header(reader: RandomAccessReader, options: ReadHeaderOptions = {}): Promise<Part10Header> {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const stopAtPixelData = options.stopAtPixelData ?? true;
@@ -129,18 +156,10 @@ export async function readPart10Header(reader: RandomAccessReader, options: Read
   let tsUID: string | undefined;
   let syntaxSource: 'meta' | 'detected' = 'meta';
   if (metaOffset !== undefined) {
-    meta = new DataSet(SYNTAX_EXPLICIT_LE, undefined, metaOffset);
     const src = new ReaderByteSource(reader, metaOffset);
-    const parser = new DataSetParser(src, limits);
-    try {
-      await parser.parse(meta, { stopAtPixelData: false, metaOnly: true });
-    } catch (e) {
-      if (e instanceof DcmsafeError && e.code !== 'PART10_LIMIT') {
-        throw new DcmsafeError('PART10_BAD_META', `${name}: File Meta Information is malformed: ${e.message}`, { ...e.data, file: name }, { cause: e });
-      }
-      throw e;
-    }
-    warnings.push(...parser.warnings);
+    const read = await parseFileMeta(src, name, limits);
+    meta = read.meta;
+    warnings.push(...read.warnings);
     dataSetOffset = src.position;
     const declaredLength = meta.uint32(T.FileMetaInformationGroupLength);
     const metaStart = meta.get(T.FileMetaInformationGroupLength);
@@ -155,7 +174,7 @@ export async function readPart10Header(reader: RandomAccessReader, options: Read
     ] as const) {
       if (!meta.text(tag)) warnings.push({ code: 'META_MISSING', message: `File Meta Information lacks ${what}`, offset: metaOffset });
     }
-    tsUID = meta.text(T.TransferSyntaxUID)?.replace(/\0/g, '');
+    tsUID = read.transferSyntaxUID;
     if (!tsUID) {
       warnings.push({ code: 'META_NO_TRANSFER_SYNTAX', message: 'File Meta Information lacks Transfer Syntax UID; detected from the data', offset: metaOffset });
     }
@@ -186,7 +205,7 @@ export async function readPart10Header(reader: RandomAccessReader, options: Read
   let src: ByteSource;
   let inflate: InflateByteSource | undefined;
   if (transferSyntax.uid === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN) {
-    inflate = new InflateByteSource(reader, dataSetOffset, 0, limits.maxInflated);
+    inflate = InflateByteSource.fromReader(reader, dataSetOffset, 0, limits.maxInflated);
     src = inflate;
   } else {
     src = new ReaderByteSource(reader, dataSetOffset);

@@ -5,7 +5,7 @@
  * from the same descriptions that produce the bytes.
  */
 import { DcmsafeError } from '../../errors/index.js';
-import { formatTag, ITEM, type Tag } from '../tag.js';
+import { formatTag, ITEM, SEQUENCE_DELIMITATION, type Tag } from '../tag.js';
 import type { VR } from '../vr.js';
 import { elementHeaderBytes, headerSize, padValue } from './writer.js';
 
@@ -40,13 +40,22 @@ export function sizeOfOutputElements(elements: readonly OutputElement[]): number
   return elements.reduce((n, e) => n + sizeOfOutputElement(e), 0);
 }
 
-function itemHeader(length: number): Buffer {
+/** An item or delimitation header (PS3.5 §7.5): tag (FFFE,xxxx) and a 32-bit length. */
+function delimiterTagHeader(tag: Tag, length: number): Buffer {
   const b = Buffer.alloc(8);
-  b.writeUInt16LE(ITEM >>> 16, 0); // group FFFE
-  b.writeUInt16LE(ITEM & 0xffff, 2); // element E000
-  b.writeUInt32LE(length, 4); // item length
+  b.writeUInt16LE(tag >>> 16, 0); // group FFFE
+  b.writeUInt16LE(tag & 0xffff, 2); // element E000, E00D or E0DD
+  b.writeUInt32LE(length, 4);
   return b;
 }
+
+/** An Item (FFFE,E000) header with a defined length. */
+export function itemHeader(length: number): Buffer {
+  return delimiterTagHeader(ITEM, length);
+}
+
+/** The Sequence Delimitation Item (FFFE,E0DD), length 0, that closes a value of undefined length. Do not write into it. */
+export const SEQUENCE_DELIMITER: Buffer = delimiterTagHeader(SEQUENCE_DELIMITATION, 0);
 
 /** The bytes of `elements` (already in ascending tag order), as a stream of buffers. */
 export async function* emitElements(elements: readonly OutputElement[]): AsyncGenerator<Buffer> {

@@ -12,22 +12,13 @@
  * are refused, and the caller falls back to UTF-8 when it may.
  */
 import { TextDecoder } from 'node:util';
-import { normalizeCharsetTerm } from '../charset.js';
+import { normalizeCharsetTerm, SINGLE_BYTE_CHARSETS } from '../charset.js';
 
-/** WHATWG encoding labels of the single-byte sets, by defined term (with or without code extensions). */
-const SINGLE_BYTE_LABEL: Record<string, string> = {
-  'ISO_IR 101': 'iso-8859-2',
-  'ISO_IR 109': 'iso-8859-3',
-  'ISO_IR 110': 'iso-8859-4',
-  'ISO_IR 144': 'iso-8859-5',
-  'ISO_IR 127': 'iso-8859-6',
-  'ISO_IR 126': 'iso-8859-7',
-  'ISO_IR 138': 'iso-8859-8',
-  'ISO_IR 148': 'iso-8859-9',
-  'ISO_IR 203': 'iso-8859-15',
-  'ISO_IR 166': 'windows-874',
-  'ISO_IR 13': 'shift_jis',
-};
+/**
+ * WHATWG encoding labels by defined term: the decoder's table (charset.ts). encoderFor handles ASCII,
+ * Latin-1, UTF-8 and GB18030/GBK before it looks here, so what it finds is a single-byte set.
+ */
+const SINGLE_BYTE_LABEL = new Map(Object.entries(SINGLE_BYTE_CHARSETS));
 
 export type TextEncoderFn = (text: string) => Buffer | undefined;
 
@@ -115,7 +106,7 @@ export function encoderFor(charsets: readonly string[]): TextEncoderFn {
   if (term === 'ISO_IR 100') return latin1;
   if (term === 'ISO_IR 192') return charsets.length > 1 ? ascii : utf8;
   if (term === 'GB18030' || term === 'GBK') return charsets.length > 1 ? ascii : byTable(gbkTable());
-  const label = SINGLE_BYTE_LABEL[term];
+  const label = SINGLE_BYTE_LABEL.get(term);
   if (label) return byTable(singleByteTable(label));
   // An unknown term: ASCII is the one thing every DICOM repertoire shares.
   return ascii;

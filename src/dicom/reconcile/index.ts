@@ -7,4 +7,4 @@ export { coerceDataSet, formatDateTime, modifiedKeywords, RT, type Coercion, typ
 export { encoderFor, isAsciiBytes, type TextEncoderFn } from './charset-encode.js';
 export { reconcileError, type ReconcileErrorCode } from './errors.js';
 export { DEFAULT_MAX_HEADER_BYTES, encodeHeaderDataSet, openRewrite, type Rewrite, type RewriteOptions } from './rewrite.js';
-export { InflatingByteSource, IterableByteSource, RecordingByteSource, STREAM_CHUNK } from './sources.js';
+export { IterableByteSource, RecordingByteSource, remainingChunks, STREAM_CHUNK } from './sources.js';

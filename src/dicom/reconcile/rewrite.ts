@@ -27,10 +27,11 @@
  */
 import { DcmsafeError } from '../../errors/index.js';
 import { DataSet, type Element, type Syntax } from '../dataset.js';
-import type { ByteSource } from '../part10/byte-source.js';
-import { checkDeclaredSyntax, detectSyntax } from '../part10/header.js';
+import { InflateByteSource, type ByteSource } from '../part10/byte-source.js';
+import { checkDeclaredSyntax, detectSyntax, parseFileMeta } from '../part10/header.js';
 import { DataSetParser, DEFAULT_LIMITS, type PixelDataPosition, type ReadLimits, type ReadWarning } from '../part10/parser.js';
-import { ELE, elementHeaderBytes, encodeFileMeta, padValue } from '../part10/writer.js';
+import { itemHeader, SEQUENCE_DELIMITER } from '../part10/stream-writer.js';
+import { elementHeaderBytes, encodeFileMeta, padValue } from '../part10/writer.js';
 import { formatTag, ITEM, SEQUENCE_DELIMITATION, UNDEFINED_LENGTH } from '../tag.js';
 import { T } from '../tags.js';
 import { DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, transferSyntaxOrGuess, type TransferSyntax } from '../transfer-syntax.js';
@@ -38,7 +39,7 @@ import { dataSetToExplicitLE, swapBytes } from '../transcode/convert.js';
 import { applyDecodedAttributes, decodedPixelDataVR, decodePlannedFrame, prepareDecode, type DecodePlan, type DecodeSetup } from '../transcode/decode-pixels.js';
 import { FrameSplitter, indexFrames, opensFrame, OPENING_BYTES, parseBasicOffsetTable, parseExtendedOffsetTable, type ExtendedOffsetTable } from '../transcode/frames.js';
 import { isVR, swapUnit } from '../vr.js';
-import { InflatingByteSource, RecordingByteSource, STREAM_CHUNK } from './sources.js';
+import { RecordingByteSource, remainingChunks, STREAM_CHUNK } from './sources.js';
 
 /** Default bound on the data set before the pixel data (what a rewrite holds in memory). */
 export const DEFAULT_MAX_HEADER_BYTES = 256 << 20;
@@ -93,20 +94,6 @@ export interface Rewrite {
 }
 
 const ITEM_HEADER_LENGTH = 8;
-const SEQUENCE_DELIMITER = ((): Buffer => {
-  const b = Buffer.alloc(8);
-  b.writeUInt16LE(SEQUENCE_DELIMITATION >>> 16, 0); // group FFFE
-  b.writeUInt16LE(SEQUENCE_DELIMITATION & 0xffff, 2); // element E0DD
-  return b; // length 0
-})();
-
-function itemHeader(length: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt16LE(ITEM >>> 16, 0); // group FFFE
-  b.writeUInt16LE(ITEM & 0xffff, 2); // element E000
-  b.writeUInt32LE(length, 4); // item length
-  return b;
-}
 
 function notDicom(name: string, why: string): DcmsafeError {
   return new DcmsafeError('PART10_NOT_DICOM', `${name}: not a DICOM file (${why})`, { file: name, offset: 0 });
@@ -179,18 +166,10 @@ async function readMeta(src: ByteSource, name: string): Promise<MetaRead> {
   let meta: DataSet | undefined;
   let tsUID: string | undefined;
   if (hasMeta) {
-    meta = new DataSet(ELE, undefined, src.position);
-    const parser = new DataSetParser(src, DEFAULT_LIMITS);
-    try {
-      await parser.parse(meta, { stopAtPixelData: false, metaOnly: true });
-    } catch (e) {
-      if (e instanceof DcmsafeError && e.code !== 'PART10_LIMIT') {
-        throw new DcmsafeError('PART10_BAD_META', `${name}: File Meta Information is malformed: ${e.message}`, { ...e.data, file: name }, { cause: e });
-      }
-      throw e;
-    }
-    warnings.push(...parser.warnings);
-    tsUID = meta.text(T.TransferSyntaxUID)?.replace(/\0/g, '');
+    const read = await parseFileMeta(src, name, DEFAULT_LIMITS);
+    meta = read.meta;
+    warnings.push(...read.warnings);
+    tsUID = read.transferSyntaxUID;
     if (!tsUID) warnings.push({ code: 'META_NO_TRANSFER_SYNTAX', message: 'File Meta Information lacks Transfer Syntax UID; detected from the data', offset: meta.offset });
   }
 
@@ -493,7 +472,7 @@ export async function openRewrite(source: ByteSource, options: RewriteOptions): 
   const limits: ReadLimits = { ...DEFAULT_LIMITS, maxLoadedBytes: maxHeaderBytes };
 
   const { meta, transferSyntax: ts, warnings } = await readMeta(source, name);
-  const inflater = ts.uid === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN ? new InflatingByteSource(source, `${name} (inflated)`, DEFAULT_LIMITS.maxInflated) : undefined;
+  const inflater = ts.uid === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN ? new InflateByteSource(remainingChunks(source), `${name} (inflated)`, { maxInflated: DEFAULT_LIMITS.maxInflated, keepSourceErrors: true }) : undefined;
   const tape = new RecordingByteSource(inflater ?? source, maxHeaderBytes);
   const syntax: Syntax = { explicitVR: ts.explicitVR, littleEndian: ts.littleEndian };
 

@@ -4,23 +4,21 @@
  * with a bounded amount in memory.
  *
  *   IterableByteSource   a ByteSource over an async iterator of chunks (decrypted content, a socket)
- *   InflatingByteSource  the inflated bytes of a deflated data set (PS3.5 §A.5) read from another source
+ *   remainingChunks      what is left of a source, as the input of an InflateByteSource (part10/byte-source.ts)
+ *                        for a deflated data set (PS3.5 §A.5)
  *   RecordingByteSource  keeps a copy of the bytes that pass while recording: the "tape" from which
  *                        values the parser does not load (bulk values, encapsulated fragments inside
  *                        sequences) are taken, since a stream cannot be read twice
  */
-import { Readable } from 'node:stream';
-import { createInflateRaw } from 'node:zlib';
 import { DcmsafeError } from '../../errors/index.js';
-import { ByteSource } from '../part10/byte-source.js';
+import { ByteSource, ChunkedByteSource } from '../part10/byte-source.js';
 
 /** Size of the reads that stream values through. */
 export const STREAM_CHUNK = 1 << 20;
 
 /** A ByteSource over chunks as they come: decrypted content, a network stream, a file read stream. */
-export class IterableByteSource extends ByteSource {
+export class IterableByteSource extends ChunkedByteSource {
   private readonly iterator: AsyncIterator<Uint8Array>;
-  private pending: Buffer | undefined;
   private ended = false;
 
   constructor(
@@ -37,12 +35,7 @@ export class IterableByteSource extends ByteSource {
     return this.length;
   }
 
-  private async nextChunk(): Promise<Buffer | null> {
-    if (this.pending) {
-      const p = this.pending;
-      this.pending = undefined;
-      return p;
-    }
+  protected async nextChunk(): Promise<Buffer | null> {
     while (!this.ended) {
       const r = await this.iterator.next();
       if (r.done) {
@@ -53,30 +46,6 @@ export class IterableByteSource extends ByteSource {
       if (u8.length > 0) return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.length);
     }
     return null;
-  }
-
-  protected async pull(min: number): Promise<Buffer | null> {
-    const parts: Buffer[] = [];
-    let got = 0;
-    while (got < min) {
-      const c = await this.nextChunk();
-      if (!c) break;
-      parts.push(c);
-      got += c.length;
-    }
-    return parts.length === 0 ? null : parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-  }
-
-  protected async advance(n: number): Promise<number> {
-    let moved = 0;
-    while (moved < n) {
-      const c = await this.nextChunk();
-      if (!c) break;
-      const use = Math.min(c.length, n - moved);
-      moved += use;
-      if (use < c.length) this.pending = c.subarray(use);
-    }
-    return moved;
   }
 
   /** Tells the producer we are done (a decryptor can then release its resources). */
@@ -93,83 +62,13 @@ function toAsync(it: Iterator<Uint8Array>): AsyncIterator<Uint8Array> {
 }
 
 /**
- * The inflated bytes of a raw deflate stream (PS3.5 §A.5: the data set after the File Meta
- * Information) read from `compressed` from its current position. Positions count from 0, the first
- * inflated byte, as the header reader does.
+ * The bytes of `src` from its current position to its end, in chunks of up to STREAM_CHUNK: the
+ * compressed input of an InflateByteSource for a deflated data set (PS3.5 §A.5) read from another
+ * source. Positions of the inflated source count from 0, the first inflated byte, as the header
+ * reader does.
  */
-export class InflatingByteSource extends ByteSource {
-  private readonly iterator: AsyncIterator<Buffer>;
-  private pending: Buffer | undefined;
-  private inflated = 0;
-
-  constructor(
-    compressed: ByteSource,
-    name: string,
-    private readonly maxInflated: number,
-  ) {
-    super(name, 0);
-    const input = Readable.from(
-      (async function* () {
-        while (!(await compressed.atEnd())) yield await compressed.readSome(STREAM_CHUNK);
-      })(),
-    );
-    const inflate = createInflateRaw({ chunkSize: 64 * 1024 });
-    input.on('error', (e) => inflate.destroy(e));
-    this.iterator = input.pipe(inflate)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  }
-
-  get knownLength(): undefined {
-    return undefined;
-  }
-
-  private async nextChunk(): Promise<Buffer | null> {
-    if (this.pending) {
-      const p = this.pending;
-      this.pending = undefined;
-      return p;
-    }
-    let r: IteratorResult<Buffer>;
-    try {
-      r = await this.iterator.next();
-    } catch (e) {
-      if (e instanceof DcmsafeError) throw e;
-      throw new DcmsafeError('PART10_INFLATE', `${this.name}: deflated data set is corrupt (${(e as Error).message})`, { file: this.name, offset: this.position }, { cause: e });
-    }
-    if (r.done) return null;
-    this.inflated += r.value.length;
-    if (this.inflated > this.maxInflated) {
-      throw new DcmsafeError('PART10_LIMIT', `${this.name}: deflated data set inflates beyond ${this.maxInflated} bytes`, { file: this.name, limit: this.maxInflated });
-    }
-    return r.value;
-  }
-
-  protected async pull(min: number): Promise<Buffer | null> {
-    const parts: Buffer[] = [];
-    let got = 0;
-    while (got < min) {
-      const c = await this.nextChunk();
-      if (!c) break;
-      parts.push(c);
-      got += c.length;
-    }
-    return parts.length === 0 ? null : parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-  }
-
-  protected async advance(n: number): Promise<number> {
-    let moved = 0;
-    while (moved < n) {
-      const c = await this.nextChunk();
-      if (!c) break;
-      const use = Math.min(c.length, n - moved);
-      moved += use;
-      if (use < c.length) this.pending = c.subarray(use);
-    }
-    return moved;
-  }
-
-  async close(): Promise<void> {
-    await this.iterator.return?.();
-  }
+export async function* remainingChunks(src: ByteSource): AsyncGenerator<Buffer> {
+  while (!(await src.atEnd())) yield await src.readSome(STREAM_CHUNK);
 }
 
 /**

@@ -141,7 +141,7 @@ export async function prepareFromReader(reader: RandomAccessReader, kind: Transc
   }
   if (kind === 'inflate') {
     const head = meta(identity, EXPLICIT_VR_LITTLE_ENDIAN);
-    const inflated = (): InflateByteSource => new InflateByteSource(reader, header.dataSetOffset, 0, DEFAULT_LIMITS.maxInflated);
+    const inflated = (): InflateByteSource => InflateByteSource.fromReader(reader, header.dataSetOffset, 0, DEFAULT_LIMITS.maxInflated);
     // One pass to learn the size (deflated files are small in practice), one to write.
     let length = 0;
     const counter = inflated();
