@@ -7,14 +7,14 @@
  * as written. The first line chains to 64 zeros. `FILE.head` holds the last sequence number and hash,
  * so that a cut tail is found too (unless it is rewritten along with the log: the audit repository, which
  * gets every message by syslog, is the copy out of reach). Appends from several processes are serialised
- * with a lock file next to the log (O_EXCL; the lock of a process that died is taken over).
+ * with a lock file next to the log (util/durable.ts withFileLock; the lock of a process that died is
+ * taken over).
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
-import { processAlive } from '../util/durable.js';
+import { withFileLock } from '../util/durable.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -42,35 +42,18 @@ function lockError(file: string, e: unknown): DcmsafeError {
   return new DcmsafeError('AUDIT_SINK', `audit log ${file}: cannot take the lock: ${e instanceof Error ? e.message : String(e)}`, { file }, { cause: e });
 }
 
+/** Longest wait for another process appending to the same log. */
+const LOCK_WAIT_MS = 30_000;
 
 /** Runs `fn` holding `FILE.lock`; waits for another holder, takes over the lock of a dead process. */
-export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const lock = `${file}.lock`;
-  const until = Date.now() + timeoutMs;
-  for (let wait = 5; ; wait = Math.min(wait * 2, 50)) {
-    let handle: FileHandle | undefined;
-    try {
-      handle = await open(lock, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-      await handle.write(String(process.pid));
-      await handle.close();
-      break;
-    } catch (e) {
-      await handle?.close().catch(() => undefined);
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(file, e);
-      const holder = Number((await readFile(lock, 'latin1').catch(() => '')).trim());
-      if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) {
-        await rm(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > until) throw lockError(file, new Error(`held by process ${holder || '?'} for more than ${timeoutMs} ms`));
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rm(lock, { force: true });
-  }
+function withLogLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(`${file}.lock`, fn, {
+    waitMs: LOCK_WAIT_MS,
+    busy: (holder): never => {
+      throw lockError(file, new Error(`held by process ${holder?.pid ?? '?'} for more than ${LOCK_WAIT_MS} ms`));
+    },
+    error: (e) => lockError(file, e),
+  });
 }
 
 /** The last line of a file, read backwards in chunks (records may be long: messages up to megabytes). */
@@ -133,7 +116,7 @@ export class AuditLog {
   /** Appends one record; returns it. Durable (fsync) before it returns. */
   async append(entry: Omit<AuditRecord, 'seq'>): Promise<AuditRecord> {
     await mkdir(path.dirname(path.resolve(this.file)), { recursive: true, mode: 0o700 });
-    return withFileLock(this.file, async () => {
+    return withLogLock(this.file, async () => {
       const tail = await lastLine(this.file);
       let prev = GENESIS;
       let seq = 1;

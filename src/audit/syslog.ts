@@ -23,12 +23,13 @@
  * connections (our unread bytes make its kernel send RST), which fails the batch as it should.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { DcmsafeError } from '../errors/index.js';
 import { connectTls, withTimeout, type SocketTransport } from '../net/transport.js';
+import { processAlive, withFileLock } from '../util/durable.js';
 
 export interface SyslogTarget {
   readonly host: string;
@@ -88,10 +89,8 @@ const DEFAULT_BATCH_OCTETS = 4 * 1024 * 1024;
 const SPOOL_NAME = /^(\d{16})\.syslog$/;
 const TEMP_NAME = /^\.tmp-(\d+)-[0-9a-f]+$/;
 const LOCK_NAME = 'deliver.lock';
-/** An empty or unreadable lock older than this is a process that died while taking it. */
+/** A lock that names no holder older than this is taken over (it is always written whole, so something else wrote it). */
 const LOCK_UNWRITTEN_STALE_MS = 60_000;
-/** The second-level lock held only while a stale lock is replaced. */
-const TAKEOVER_STALE_MS = 30_000;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** This machine and process, as RFC 5424 header fields. */
@@ -172,16 +171,6 @@ function unframe(frame: Buffer): Buffer | undefined {
 const sinkError = (message: string, dir: string, e: unknown): DcmsafeError =>
   new DcmsafeError('AUDIT_SINK', `${message}: ${(e as Error).message}`, { file: dir, ...((e as NodeJS.ErrnoException).code ? { errno: (e as NodeJS.ErrnoException).code } : {}) }, { cause: e });
 
-function isAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
-  }
-}
-
 async function syncDir(dir: string): Promise<void> {
   // Makes a rename, link or unlink durable. Not every platform can open a folder (Windows): best effort there.
   let handle;
@@ -196,18 +185,13 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-interface LockHolder {
-  readonly raw: string;
-  readonly pid: number;
-  readonly host: string;
-}
-
 /**
  * A folder of audit messages waiting for the repository: NNNNNNNNNNNNNNNN.syslog, one RFC 5425 frame
  * each, the name a zero-padded sequence number, delivered in that order. Several processes may enqueue
  * into and deliver from one spool: names are taken with link(2), which never replaces a file, and one
- * delivery at a time holds deliver.lock (created exclusively, holding the holder's pid and host; the
- * lock of a dead process on this host is taken over, under a second short-lived lock).
+ * delivery at a time holds deliver.lock (withFileLock of util/durable.ts: created exclusively, holding
+ * the holder's pid and host; the lock of a dead process on this host is taken over, under a second
+ * short-lived lock).
  */
 export class SyslogSpool {
   private lastSeq = 0;
@@ -229,7 +213,7 @@ export class SyslogSpool {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       for (const name of await readdir(dir)) {
         const m = TEMP_NAME.exec(name);
-        if (m && !isAlive(Number(m[1]))) await unlink(path.join(dir, name)).catch(() => undefined);
+        if (m && !processAlive(Number(m[1]))) await unlink(path.join(dir, name)).catch(() => undefined);
       }
     } catch (e) {
       throw sinkError(`The audit spool ${dir} cannot be opened`, dir, e);
@@ -299,11 +283,24 @@ export class SyslogSpool {
    * `error`; only a spool that cannot be read or changed throws (AUDIT_SINK).
    */
   async deliver(): Promise<SyslogDelivery> {
-    const lock = await this.lock();
-    if (typeof lock !== 'string') {
-      const who = lock.pid === process.pid ? 'this process' : `process ${lock.pid}${lock.host && lock.host !== osHostname() ? ` on ${lock.host}` : ''}`;
-      return { sent: 0, pending: await this.pending(), error: `another delivery (${who}) holds ${path.join(this.dir, LOCK_NAME)}` };
-    }
+    const lockFile = path.join(this.dir, LOCK_NAME);
+    // Another delivery running is not waited for: it sends what is spooled.
+    return withFileLock(lockFile, () => this.deliverLocked(), {
+      waitMs: 0,
+      unreadableStaleMs: LOCK_UNWRITTEN_STALE_MS,
+      busy: async (holder) => {
+        const who = !holder
+          ? 'an unknown process'
+          : holder.pid === process.pid && holder.host === osHostname()
+            ? 'this process'
+            : `process ${holder.pid}${holder.host !== osHostname() ? ` on ${holder.host}` : ''}`;
+        return { sent: 0, pending: await this.pending(), error: `another delivery (${who}) holds ${lockFile}` };
+      },
+      error: (e) => sinkError(`The spool lock ${lockFile} cannot be taken`, lockFile, e),
+    });
+  }
+
+  private async deliverLocked(): Promise<SyslogDelivery> {
     let sent = 0;
     const corrupt: string[] = [];
     const result = async (error?: string): Promise<SyslogDelivery> => ({
@@ -312,22 +309,18 @@ export class SyslogSpool {
       ...(error !== undefined ? { error } : {}),
       ...(corrupt.length ? { corrupt } : {}),
     });
-    try {
-      for (;;) {
-        const batch = await this.nextBatch(corrupt);
-        if (batch.length === 0) return await result();
-        const error = await this.send(batch.map((b) => b.frame));
-        if (error !== undefined) return await result(error);
-        try {
-          for (const b of batch) await unlink(b.file).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
-          await syncDir(this.dir);
-        } catch (e) {
-          throw sinkError(`Delivered audit messages cannot be removed from the spool ${this.dir} (they will be sent again)`, this.dir, e);
-        }
-        sent += batch.length;
+    for (;;) {
+      const batch = await this.nextBatch(corrupt);
+      if (batch.length === 0) return await result();
+      const error = await this.send(batch.map((b) => b.frame));
+      if (error !== undefined) return await result(error);
+      try {
+        for (const b of batch) await unlink(b.file).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+        await syncDir(this.dir);
+      } catch (e) {
+        throw sinkError(`Delivered audit messages cannot be removed from the spool ${this.dir} (they will be sent again)`, this.dir, e);
       }
-    } finally {
-      await this.unlock(lock);
+      sent += batch.length;
     }
   }
 
@@ -387,83 +380,5 @@ export class SyslogSpool {
       transport?.destroy();
       return e instanceof Error ? e.message : String(e);
     }
-  }
-
-  // ---- Lock ------------------------------------------------------------------------------------
-
-  private get lockFile(): string {
-    return path.join(this.dir, LOCK_NAME);
-  }
-
-  private async readLock(): Promise<LockHolder | undefined> {
-    let raw: string;
-    try {
-      raw = await readFile(this.lockFile, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw sinkError(`The spool lock ${this.lockFile} cannot be read`, this.lockFile, e);
-    }
-    const [pid, host] = raw.split('\n');
-    return { raw, pid: Number(pid), host: host ?? '' };
-  }
-
-  /** The lock's token when we hold it now, or who holds it. */
-  private async lock(): Promise<string | LockHolder> {
-    const token = `${process.pid}\n${osHostname()}\n${randomBytes(8).toString('hex')}\n`;
-    // Written aside and linked into place: the lock never exists without its holder's pid, and link(2),
-    // like O_EXCL, fails when the name exists.
-    const tmp = path.join(this.dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
-    try {
-      await writeFile(tmp, token, { flag: 'wx', mode: 0o600 });
-      for (;;) {
-        try {
-          await link(tmp, this.lockFile);
-          return token;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw sinkError(`The spool lock ${this.lockFile} cannot be created`, this.lockFile, e);
-        }
-        const holder = await this.readLock();
-        if (!holder) continue; // released meanwhile
-        if (!(await this.isStale(holder))) return holder;
-        if (!(await this.takeOver(holder))) return holder;
-      }
-    } finally {
-      await unlink(tmp).catch(() => undefined);
-    }
-  }
-
-  private async isStale(holder: LockHolder): Promise<boolean> {
-    if (!Number.isSafeInteger(holder.pid) || holder.pid <= 0) {
-      // Garbled (the lock is always written whole, so something else wrote it): stale only when old.
-      const age = await stat(this.lockFile).then((s) => Date.now() - s.mtimeMs, () => 0);
-      return age > LOCK_UNWRITTEN_STALE_MS;
-    }
-    if (holder.host !== osHostname()) return false; // another machine's process: cannot tell, keep out
-    return !isAlive(holder.pid);
-  }
-
-  /** Removes the stale lock `holder`, under a short second lock so two processes never both do it. */
-  private async takeOver(holder: LockHolder): Promise<boolean> {
-    const guard = `${this.lockFile}.takeover`;
-    try {
-      await (await open(guard, 'wx', 0o600)).close();
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw sinkError(`The spool lock ${guard} cannot be created`, guard, e);
-      const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > TAKEOVER_STALE_MS) await unlink(guard).catch(() => undefined);
-      return age > TAKEOVER_STALE_MS; // retry when the guard was left by a dead process; else let the other win
-    }
-    try {
-      const now = await this.readLock();
-      if (now && now.raw === holder.raw) await unlink(this.lockFile);
-      return true;
-    } finally {
-      await unlink(guard).catch(() => undefined);
-    }
-  }
-
-  private async unlock(token: string): Promise<void> {
-    const now = await this.readLock().catch(() => undefined);
-    if (now?.raw === token) await unlink(this.lockFile).catch(() => undefined);
   }
 }

@@ -8,19 +8,19 @@
  * machines (2^16: 64 MiB, 170 ms). Passwords are normalised to Unicode NFC before hashing, so the
  * same characters typed on different systems (composed or decomposed accents) give the same hash.
  *
- * Every change is a read-modify-write of the whole file under a lock file beside it (created with
- * O_EXCL, holding the owner's pid and host); a lock whose owner died is taken over. The new content
- * goes to a temporary file that is synced and renamed over the old one, so a crash leaves either
- * the old or the new file, never a mix. A password is never logged, stored or put into a message.
+ * Every change is a read-modify-write of the whole file under a lock file beside it (withFileLock
+ * of util/durable.ts: created exclusively, holding the owner's pid and host); a lock whose owner
+ * died is taken over. The new content goes to a temporary file that is synced and renamed over the
+ * old one, so a crash leaves either the old or the new file, never a mix. A password is never
+ * logged, stored or put into a message.
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
 import { configFolder } from '../config/config.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { processAlive, writeFileAtomic } from '../util/durable.js';
+import { withFileLock, writeFileAtomic } from '../util/durable.js';
 
 export type Role = 'clerk' | 'admin';
 export const ROLES: readonly Role[] = ['clerk', 'admin'];
@@ -250,103 +250,17 @@ const LOCK_WAIT_MS = 15_000;
 /** A lock older than this is taken over even if its pid seems alive (pid reuse, other host, hung owner). */
 const LOCK_STALE_MS = 120_000;
 
-interface LockOwner {
-  readonly pid: number;
-  readonly host: string;
-  readonly token: string;
-}
-
-
-async function readOwner(lockFile: string): Promise<{ owner: LockOwner | undefined; ageMs: number } | undefined> {
-  try {
-    const [text, st] = await Promise.all([readFile(lockFile, 'utf8'), stat(lockFile)]);
-    const [pid, host, token] = text.split('\n');
-    const owner = pid && host && token && /^\d+$/.test(pid) ? { pid: Number(pid), host, token } : undefined;
-    return { owner, ageMs: Date.now() - st.mtimeMs };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
-
-/** Creates `file` exclusively with `content`; false when it exists. */
-async function createExclusive(file: string, content: string): Promise<boolean> {
-  let handle;
-  try {
-    handle = await open(file, 'wx', 0o600);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  }
-  try {
-    await handle.writeFile(content, 'utf8');
-  } finally {
-    await handle.close();
-  }
-  return true;
-}
-
-function isStale(found: { owner: LockOwner | undefined; ageMs: number }): boolean {
-  if (found.ageMs > LOCK_STALE_MS) return true;
-  // An empty or half-written lock: its owner died between creating and writing it, or is writing it
-  // now; the latter is a matter of microseconds, so give it a second.
-  if (!found.owner) return found.ageMs > 1000;
-  return found.owner.host === hostname() && !processAlive(found.owner.pid);
-}
-
-/**
- * Removes a stale lock. Stale locks are only removed by whoever holds `<lock>.break` (itself an
- * O_EXCL file, held for a few system calls), after checking again under it that the lock is still the
- * same stale one, so two processes that both saw it stale cannot remove a fresh lock by mistake.
- */
-async function breakStaleLock(lockFile: string, seen: LockOwner | undefined): Promise<void> {
-  const breaker = `${lockFile}.break`;
-  const me = `${process.pid}\n${hostname()}\n${randomBytes(8).toString('hex')}\n`;
-  if (!(await createExclusive(breaker, me))) {
-    const other = await readOwner(breaker);
-    if (other && isStale(other)) await unlink(breaker).catch(() => undefined);
-    return;
-  }
-  try {
-    const now = await readOwner(lockFile);
-    if (now && now.owner?.token === seen?.token && isStale(now)) await unlink(lockFile).catch(() => undefined);
-  } finally {
-    await unlink(breaker).catch(() => undefined);
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function withLock<T>(file: string, body: (stillHeld: () => Promise<boolean>) => Promise<T>): Promise<T> {
+function withLock<T>(file: string, body: (stillHeld: () => Promise<boolean>) => Promise<T>): Promise<T> {
   const lockFile = `${file}.lock`;
-  const token = randomBytes(12).toString('hex');
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  let pause = 5;
-  for (;;) {
-    try {
-      if (await createExclusive(lockFile, `${process.pid}\n${hostname()}\n${token}\n`)) break;
-      const found = await readOwner(lockFile);
-      if (found && isStale(found)) {
-        await breakStaleLock(lockFile, found.owner);
-        continue;
-      }
-      if (Date.now() > deadline) {
-        const who = found?.owner ? ` by process ${found.owner.pid} on ${found.owner.host}` : '';
-        throw new DcmsafeError('IO', `The operators file ${file} is locked${who}; try again, or remove ${lockFile} if no dcmsafe is running`, { file, lockFile });
-      }
-    } catch (e) {
-      if (e instanceof DcmsafeError) throw e;
-      throw ioError(lockFile, 'lock', e);
-    }
-    await sleep(pause + Math.random() * pause);
-    pause = Math.min(pause * 2, 100);
-  }
-  const stillHeld = async (): Promise<boolean> => (await readOwner(lockFile).catch(() => undefined))?.owner?.token === token;
-  try {
-    return await body(stillHeld);
-  } finally {
-    if (await stillHeld()) await unlink(lockFile).catch(() => undefined);
-  }
+  return withFileLock(lockFile, body, {
+    waitMs: LOCK_WAIT_MS,
+    maxAgeMs: LOCK_STALE_MS,
+    busy: (holder): never => {
+      const who = holder ? ` by process ${holder.pid} on ${holder.host}` : '';
+      throw new DcmsafeError('IO', `The operators file ${file} is locked${who}; try again, or remove ${lockFile} if no dcmsafe is running`, { file, lockFile });
+    },
+    error: (e) => ioError(lockFile, 'lock', e),
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
