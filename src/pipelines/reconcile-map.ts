@@ -2,7 +2,7 @@
  * --reconcile-map FILE.csv: foreign Patient ID and issuer mapped to local values (IHE IRWF). Columns
  * by header name: foreign_patient_id, foreign_issuer, patient_id, issuer, and optionally
  * patient_name, birth_date, sex, accession, accession_issuer. Plain CSV: comma-separated, fields may
- * be double-quoted, UTF-8.
+ * be double-quoted, UTF-8. A foreign Patient ID and issuer appear in one row at most.
  */
 import { readFile } from 'node:fs/promises';
 import { DcmsafeError } from '../errors/index.js';
@@ -43,6 +43,8 @@ export function parseReconcileMap(text: string, file: string): MapRow[] {
   for (const required of ['foreign_patient_id', 'patient_id', 'issuer']) {
     if (col(required) < 0) throw new DcmsafeError('USAGE', `${file}: the header has no column ${required}`, { file });
   }
+  /** Line of the first row for each foreign Patient ID and issuer. */
+  const firstLine = new Map<string, number>();
   return lines.slice(1).map((line, i) => {
     const f = parseCsvLine(line);
     const get = (name: string): string | undefined => {
@@ -64,7 +66,16 @@ export function parseReconcileMap(text: string, file: string): MapRow[] {
       ...(get('accession') ? { accessionNumber: get('accession') as string } : {}),
       ...(get('accession_issuer') ? { accessionIssuer: get('accession_issuer') as string } : {}),
     };
-    return { foreignPatientId: foreign, foreignIssuer: get('foreign_issuer') ?? '', local };
+    const foreignIssuer = get('foreign_issuer') ?? '';
+    // Two rows for one foreign patient would leave the choice of a local identity to the row order.
+    const key = JSON.stringify([foreign, foreignIssuer]);
+    const earlier = firstLine.get(key);
+    if (earlier !== undefined) {
+      const whose = `foreign Patient ID ${foreign}${foreignIssuer ? ` of issuer ${foreignIssuer}` : ' (no issuer)'}`;
+      throw new DcmsafeError('USAGE', `${file}: lines ${earlier} and ${i + 2} both map ${whose}; keep one row for it`, { file, line: i + 2, firstLine: earlier });
+    }
+    firstLine.set(key, i + 2);
+    return { foreignPatientId: foreign, foreignIssuer, local };
   });
 }
 

@@ -46,4 +46,21 @@ describe('reconciliation map', () => {
     expect(() => parseReconcileMap('foreign_patient_id,patient_id,issuer,sex\nF,L,I,X\n', 'm.csv')).toThrow(/sex/);
     expect(() => parseReconcileMap('foreign_patient_id,patient_id,issuer\nF,,I\n', 'm.csv')).toThrow(/line 2/);
   });
+
+  it('refuses two rows for the same foreign Patient ID and issuer, naming both lines', () => {
+    const header = 'foreign_patient_id,foreign_issuer,patient_id,issuer\n';
+    const twice = `${header}F1,OUTSIDE,L-1,LOCAL\nF2,OUTSIDE,L-2,LOCAL\n"F1", OUTSIDE ,L-3,LOCAL\n`;
+    expect(() => parseReconcileMap(twice, 'm.csv')).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: 'm.csv: lines 2 and 4 both map foreign Patient ID F1 of issuer OUTSIDE; keep one row for it', data: { file: 'm.csv', line: 4, firstLine: 2 } }),
+    );
+    // Without an issuer column (or with it empty) the Patient ID alone is the key.
+    expect(() => parseReconcileMap('foreign_patient_id,patient_id,issuer\nF1,L-1,LOCAL\nF1,L-1,LOCAL\n', 'm.csv')).toThrow(/lines 2 and 3 both map foreign Patient ID F1 \(no issuer\)/);
+    // The same foreign Patient ID from two issuers is two patients.
+    const rows = parseReconcileMap(`${header}F1,OUTSIDE,L-1,LOCAL\nF1,ELSEWHERE,L-2,LOCAL\nF1,,L-3,LOCAL\n`, 'm.csv');
+    expect(rows.map((r) => [r.foreignIssuer, r.local.patientId])).toEqual([
+      ['OUTSIDE', 'L-1'],
+      ['ELSEWHERE', 'L-2'],
+      ['', 'L-3'],
+    ]);
+  });
 });
