@@ -1,5 +1,5 @@
 /**
- * From command-line options to the keys, certificates and passwords of secure media. Secrets come
+ * From the user's choices to the keys, certificates and passwords of secure media. Secrets come
  * from files, environment variables or a prompt, never from the command line itself.
  */
 import { readFile } from 'node:fs/promises';

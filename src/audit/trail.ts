@@ -71,7 +71,7 @@ export class AuditTrail {
   }
 
   /** Sends what waits in the spool (this run's messages and any left by earlier runs). */
-  async flush(): Promise<{ sent: number; pending: number; error?: string }> {
+  async flush(): Promise<{ sent: number; pending: number; error?: string; corrupt?: string[] }> {
     if (!this.spool) return { sent: 0, pending: 0 };
     return this.spool.deliver();
   }

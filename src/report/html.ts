@@ -6,7 +6,7 @@
  *
  * Every value on the page comes from a medium we do not trust (patient names, descriptions, paths,
  * certificate subjects, decoder messages): each is made visible (control and bidi-override
- * characters as `[U+XXXX]`, see src/cli/verify-format.ts), escaped (`& < > " ' =`) and isolated in
+ * characters as `[U+XXXX]`, see src/report/verify-text.ts), escaped (`& < > " ' =`) and isolated in
  * `<bdi>` so right-to-left names stay readable without reordering the text around them. The page is
  * XHTML-compatible (quoted attributes, self-closed void elements, only the five XML entities), so an
  * XML parser can check it and a browser reads it as HTML5.
@@ -27,7 +27,7 @@ import {
   signerSentence,
   verdictSentence,
   visible,
-} from '../cli/verify-format.js';
+} from './verify-text.js';
 
 export const REPORT_TEMPLATE = 'verify-report.html';
 

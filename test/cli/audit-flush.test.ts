@@ -70,4 +70,13 @@ describe('dcmsafe audit flush with a corrupt spool file', () => {
     expect(readdirSync(spool).sort()).toEqual(['0000000000000002.syslog.corrupt', '0000000000000003.syslog.corrupt']);
     expect(readFileSync(path.join(spool, '0000000000000002.syslog.corrupt'))).toEqual(cut);
   });
+
+  it('says in text output too that a spool file was set aside', () => {
+    writeFileSync(path.join(spool, '0000000000000004.syslog'), 'not a frame');
+    const r = dcmsafe('audit', 'flush');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('WARNING: 1 spool file(s) held no valid message');
+    expect(r.stdout).toContain('0000000000000004.syslog');
+    expect(readdirSync(spool)).toContain('0000000000000004.syslog.corrupt');
+  });
 });

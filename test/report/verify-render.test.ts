@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LINE_WIDTH, dnAttribute, formatPersonName, formatVerifyReport, visible, wrap } from '../../src/cli/verify-format.js';
+import { LINE_WIDTH, dnAttribute, formatPersonName, formatVerifyReport, visible, wrap } from '../../src/report/verify-text.js';
 import { REPORT_SCHEMA_VERSION, type Finding, type SignerReport, type VerifyReport } from '../../src/pipelines/verify-report.js';
 import { escapeHtml, renderHtmlReport } from '../../src/report/html.js';
 import { hasTool, run, tempDir } from '../helpers/env.js';
