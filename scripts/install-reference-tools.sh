@@ -24,6 +24,7 @@ packages=(
   time               # /usr/bin/time: peak memory of the import bench's processes
   rsyslog rsyslog-gnutls  # an audit repository: syslog over TLS (RFC 5425), for audit tests
   trang              # converts the DICOM audit message schema (RELAX NG compact) for xmllint
+  tmux               # a real terminal for the front-desk UI end-to-end test (send-keys, capture-pane)
 )
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

@@ -12,9 +12,9 @@ import { seededRandom, systemRandom } from '../util/random.js';
 import { createMedia, type CreateEvent } from '../pipelines/create-media.js';
 import { generateSamples } from '../samples/generate.js';
 import { formatBytes, formatCreateSummary, formatGeneratedPassword, formatSamplesSummary } from './format.js';
-import { resolveSecurity } from './security-options.js';
+import { resolveSecurity } from '../app/security.js';
 import { addVerifyOptions, resolveKeys, resolveTrust, verifyFlags } from './verify-options.js';
-import { formatVerifyReport } from './verify-format.js';
+import { formatVerifyReport } from '../report/verify-text.js';
 import { renderHtmlReport } from '../report/html.js';
 import { verifyMedia } from '../pipelines/verify-media.js';
 import type { Policy } from '../pipelines/verify-report.js';
@@ -29,7 +29,7 @@ import { applicationActivityMessage, securityAlertMessage, userAuthenticationMes
 import { auditCreate, auditCreateFailed, auditVerify } from '../audit/events.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { Config } from '../config/config.js';
-import { defaultOperatorsFile } from '../operators/store.js';
+import { defaultOperatorsFile, UNKNOWN_OPERATOR } from '../operators/store.js';
 
 /** Sizes as bytes, or with a unit: 650M, 4.7G, 25G (powers of 1000, as disc makers count). */
 function parseSize(value: string): number {
@@ -302,6 +302,18 @@ Exit codes: 0 the policy passes, 1 it fails (tampered, untrusted, inconsistent),
     });
 
   program
+    .command('ui')
+    .description('The front desk: an interactive terminal UI to burn patient media and import outside studies (operators sign in).')
+    .addHelpText('after', '\nNeeds an interactive terminal of at least 80x24; keyboard only; NO_COLOR turns colour off.\nSign-ins, media made and imports are audited as with the commands.')
+    .action(async () => {
+      const g = program.opts<GlobalOptions>();
+      // Loaded only here: the other commands never pay for Ink and React.
+      const { requireTerminal, runUi } = await import('../tui/main.js');
+      requireTerminal(process.stdin, process.stdout);
+      await runUi({ ...(g.config ? { configFile: g.config } : {}), ...(g.auditLog ? { auditLog: g.auditLog } : {}), clock: clockFromEnvironment() });
+    });
+
+  program
     .command('demo')
     .description('Generate the samples and build a File-set from them in ./demo-output.')
     .option('--out <dir>', 'demo folder', 'demo-output')
@@ -318,8 +330,9 @@ function signInAudit(run: () => Promise<{ trail: AuditTrail }>, e: SignInEvent):
   pendingAudit.push(
     (async () => {
       const { trail } = await run();
+      const who = !e.ok && e.reason === 'unknown' ? UNKNOWN_OPERATOR : e.user;
       await trail.record('user-authentication', (ctx) =>
-        userAuthenticationMessage(ctx, { outcome: e.ok ? 0 : 4, action: 'login', user: { userId: e.user }, ...(e.ok ? {} : { outcomeDescription: `sign-in refused (${e.reason ?? 'failed'})` }) }),
+        userAuthenticationMessage(ctx, { outcome: e.ok ? 0 : 4, action: 'login', user: { userId: who }, ...(e.ok ? {} : { outcomeDescription: `sign-in refused (${e.reason ?? 'failed'})` }) }),
       );
       if (e.lockedNow) {
         await trail.record('security-alert', (ctx) => securityAlertMessage(ctx, { outcome: 8, alert: 'user-authentication', outcomeDescription: `operator account ${e.user} is locked after repeated failed sign-ins`, subject: e.user }));

@@ -97,6 +97,8 @@ export const ERROR_CODES = {
   AUDIT_SINK: { fault: 'peer', summary: 'An audit message could not be written or sent (it waits in the spool when the repository is unreachable).' },
   // Command line and output
   USAGE: { fault: 'usage', summary: 'The command line is wrong.' },
+  NOT_INTERACTIVE: { fault: 'usage', summary: 'dcmsafe ui needs an interactive terminal; scripts use the other commands.' },
+  BURN_FAILED: { fault: 'media', summary: 'Burning an image on the optical drive failed (xorriso\'s message is given).' },
   OUTPUT_NOT_EMPTY: { fault: 'usage', summary: 'The output folder exists and is not empty.' },
   INPUT_NOT_FOUND: { fault: 'input', summary: 'An input path does not exist or cannot be read.' },
   IO: { fault: 'media', summary: 'Reading or writing the file system failed.' },

@@ -42,6 +42,12 @@ export type AuthenticationResult =
   | { ok: true; operator: OperatorInfo }
   | { ok: false; reason: 'unknown' | 'wrong-password' | 'locked'; operator?: OperatorInfo };
 
+/**
+ * What the audit trail names for a sign-in with a name that is no account: such a name is often the
+ * password typed into the wrong field, so it is never written down.
+ */
+export const UNKNOWN_OPERATOR = '(unknown operator)';
+
 /** The default operators file: $XDG_CONFIG_HOME/dcmsafe/operators.json (~/.config/dcmsafe/operators.json). */
 export function defaultOperatorsFile(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(configFolder(env), 'operators.json');

@@ -33,7 +33,7 @@ export function KeyHints({ keys }: { readonly keys: readonly KeyHint[] }): React
 
 export function Screen(props: { readonly title: string; readonly operator?: string; readonly keys: readonly KeyHint[]; readonly children?: ReactNode }): ReactNode {
   const right = props.operator ? `signed in: ${props.operator}` : '';
-  const left = fit(`dcmsafe front desk · ${props.title}`, WIDTH - 2 - right.length);
+  const left = fit(`dcmsafe · ${props.title}`, WIDTH - 3 - right.length);
   return (
     <Box flexDirection="column" width={WIDTH - 1}>
       <Box justifyContent="space-between">
@@ -174,12 +174,18 @@ export function TextField(props: {
   };
   useInput(
     (input, key) => {
-      if (key.return) props.onSubmit?.(value.current);
+      // A terminal may hand over typed-ahead text and its Enter as one chunk (a paste, a barcode
+      // reader, a fast typist): the text before the line end goes in, then the field is submitted.
+      const lineEnd = key.return ? -1 : input.search(/[\r\n]/);
+      if (lineEnd >= 0) {
+        change(value.current + [...input.slice(0, lineEnd)].filter((c) => c >= ' ' && c !== '\u007f').join(''));
+        props.onSubmit?.(value.current);
+      } else if (key.return) props.onSubmit?.(value.current);
       else if (key.backspace || key.delete) change(value.current.slice(0, -1));
       else if (key.ctrl && input === 'u') change('');
       else if (!key.ctrl && !key.meta && !key.escape && !key.tab && !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow && input) {
         // Pasted text arrives as one input; control characters never enter a field.
-        change(value.current + input.replace(/[\u0000-\u001f\u007f]/g, ''));
+        change(value.current + [...input].filter((c) => c >= ' ' && c !== '\u007f').join(''));
       }
     },
     { isActive: props.active !== false },

@@ -2,7 +2,7 @@
  * A DeskServices for component tests: canned answers, every call recorded, and hooks to make a call
  * fail or wait. Screens are tested through ink-testing-library's lastFrame() against it.
  */
-import type { BurnRequest, BurnResult, Config, DeskServices, EchoResult, ImportReport, ImportRequest, MapRow, OperatorInfo, SourceScan, VerifyReport } from '../../src/tui/desk.js';
+import type { BurnRequest, BurnResult, Config, DeskServices, EchoResult, ImportEvent, ImportReport, ImportRequest, MapRow, OperatorInfo, SourceScan, VerifyEvent, VerifyReport } from '../../src/tui/desk.js';
 
 export interface FakeDeskOptions {
   config?: Partial<Config>;
@@ -10,6 +10,16 @@ export interface FakeDeskOptions {
   burnResult?: BurnResult;
   verifyReport?: VerifyReport;
   importReport?: ImportReport;
+  /** Answers of successive importMedia calls (the last one repeats); importReport when absent. */
+  importReports?: ImportReport[];
+  /** Events importMedia sends before it answers (none when absent). */
+  importEvents?: Array<ImportEvent | VerifyEvent>;
+  /** importMedia answers only once this settles (to look at the progress screen). */
+  importGate?: Promise<void>;
+  /** Events verify sends instead of the one DICOMDIR event. */
+  verifyEvents?: VerifyEvent[];
+  /** verify answers only once this settles. */
+  verifyGate?: Promise<void>;
   map?: MapRow[];
   operators?: OperatorInfo[];
   echo?: EchoResult;
@@ -55,17 +65,27 @@ export function fakeDesk(options: FakeDeskOptions = {}): FakeDesk {
       record('burnToDrive', [image], () => {
         onLine('xorriso : done');
       }),
-    verify: (media, password, onEvent) =>
-      record('verify', [media, password], () => {
-        onEvent({ type: 'file-checked', file: 'DICOMDIR', index: 0, total: 1 });
+    verify: async (media, password, onEvent) => {
+      const report = await record('verify', [media, password], () => {
+        for (const event of options.verifyEvents ?? [{ type: 'file-checked' as const, file: 'DICOMDIR', index: 0, total: 1 }]) onEvent(event);
         if (!options.verifyReport) throw new Error('no verify report in this fake');
         return options.verifyReport;
-      }),
-    importMedia: (request: ImportRequest) =>
-      record('importMedia', [request], () => {
-        if (!options.importReport) throw new Error('no import report in this fake');
-        return options.importReport;
-      }),
+      });
+      if (options.verifyGate) await options.verifyGate;
+      return report;
+    },
+    importMedia: async (request: ImportRequest, onEvent) => {
+      const n = calls.filter((c) => c.method === 'importMedia').length;
+      const report = await record('importMedia', [request], () => {
+        for (const event of options.importEvents ?? []) onEvent(event);
+        const reports = options.importReports ?? [];
+        const answer = reports[Math.min(n, reports.length - 1)] ?? options.importReport;
+        if (!answer) throw new Error('no import report in this fake');
+        return answer;
+      });
+      if (options.importGate) await options.importGate;
+      return report;
+    },
     reconcileMap: () => record('reconcileMap', [], () => options.map ?? []),
     echo: (node) => record('echo', [node], () => options.echo ?? { ok: true, text: 'C-ECHO status 0000 in 3.1 ms' }),
     listOperators: () => record('listOperators', [], () => options.operators ?? [ALICE]),

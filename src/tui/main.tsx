@@ -1,0 +1,29 @@
+/**
+ * `dcmsafe ui`: the front desk in an interactive terminal. Without one (a pipe, a script, CI) it
+ * refuses with a message pointing at the commands that do the same work.
+ */
+import { render } from 'ink';
+import { DcmsafeError } from '../errors/index.js';
+import { App } from './app.js';
+import { openDesk, type DeskOptions } from './desk-services.js';
+
+export function requireTerminal(stdin: { isTTY?: boolean }, stdout: { isTTY?: boolean }): void {
+  if (stdin.isTTY && stdout.isTTY) return;
+  throw new DcmsafeError(
+    'NOT_INTERACTIVE',
+    'dcmsafe ui needs an interactive terminal (standard input and output are not one). In scripts use the commands: dcmsafe create (burn), dcmsafe verify, dcmsafe import, dcmsafe operators; see dcmsafe --help.',
+    {},
+  );
+}
+
+export async function runUi(options: DeskOptions): Promise<void> {
+  requireTerminal(process.stdin, process.stdout);
+  const desk = await openDesk(options);
+  const app = render(<App desk={desk} />, { exitOnCtrlC: true });
+  try {
+    await app.waitUntilExit();
+  } finally {
+    // Ctrl+C while signed in still leaves the sign-out in the audit trail.
+    await desk.signOut();
+  }
+}
