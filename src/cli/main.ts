@@ -22,6 +22,7 @@ import { writeFile } from 'node:fs/promises';
 import { makeDemoPki } from '../security/pki/demo.js';
 import type { ContentCipher, DigestName } from '../security/cms/writer.js';
 import { runDemo } from './demo.js';
+import { interactiveEnvironment, requireTerminal } from '../tui/terminal.js';
 import { addNetCommands, type CliContext } from './net-commands.js';
 import { addAuditCommands, addGlobalOptions, openRun, type GlobalOptions } from './audit-commands.js';
 import { addOperatorCommands, type SignInEvent } from './operator-commands.js';
@@ -307,9 +308,10 @@ Exit codes: 0 the policy passes, 1 it fails (tampered, untrusted, inconsistent),
     .addHelpText('after', '\nNeeds an interactive terminal of at least 80x24; keyboard only; NO_COLOR turns colour off.\nSign-ins, media made and imports are audited as with the commands.')
     .action(async () => {
       const g = program.opts<GlobalOptions>();
-      // Loaded only here: the other commands never pay for Ink and React.
-      const { requireTerminal, runUi } = await import('../tui/main.js');
       requireTerminal(process.stdin, process.stdout);
+      interactiveEnvironment(process.env);
+      // Loaded only here (and after the environment is set): the other commands never pay for Ink and React.
+      const { runUi } = await import('../tui/main.js');
       await runUi({ ...(g.config ? { configFile: g.config } : {}), ...(g.auditLog ? { auditLog: g.auditLog } : {}), clock: clockFromEnvironment() });
     });
 

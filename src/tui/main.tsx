@@ -3,18 +3,9 @@
  * refuses with a message pointing at the commands that do the same work.
  */
 import { render } from 'ink';
-import { DcmsafeError } from '../errors/index.js';
 import { App } from './app.js';
 import { openDesk, type DeskOptions } from './desk-services.js';
-
-export function requireTerminal(stdin: { isTTY?: boolean }, stdout: { isTTY?: boolean }): void {
-  if (stdin.isTTY && stdout.isTTY) return;
-  throw new DcmsafeError(
-    'NOT_INTERACTIVE',
-    'dcmsafe ui needs an interactive terminal (standard input and output are not one). In scripts use the commands: dcmsafe create (burn), dcmsafe verify, dcmsafe import, dcmsafe operators; see dcmsafe --help.',
-    {},
-  );
-}
+import { requireTerminal } from './terminal.js';
 
 export async function runUi(options: DeskOptions): Promise<void> {
   requireTerminal(process.stdin, process.stdout);

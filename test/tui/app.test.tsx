@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { App } from '../../src/tui/app.js';
-import { requireTerminal } from '../../src/tui/main.js';
+import { interactiveEnvironment, requireTerminal } from '../../src/tui/terminal.js';
 import { ALICE, fakeDesk } from './fake-desk.js';
 import { REPO, run } from '../helpers/env.js';
 import { ENTER, ESC, drive, type Driven } from './drive.js';
@@ -75,6 +75,9 @@ describe('dcmsafe ui without a terminal', () => {
   it('refuses with a message that points at the commands', () => {
     expect(() => requireTerminal({ isTTY: false }, { isTTY: true })).toThrow(/interactive terminal/);
     expect(() => requireTerminal({ isTTY: true }, { isTTY: true })).not.toThrow();
+    const env: NodeJS.ProcessEnv = { CI: 'true', CONTINUOUS_INTEGRATION: '1', HOME: '/home/desk' };
+    interactiveEnvironment(env);
+    expect(env).toEqual({ HOME: '/home/desk' });
   });
 
   it('exits 2 from the command line when standard input is not a terminal', () => {
