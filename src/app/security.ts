@@ -4,6 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { DcmsafeError } from '../errors/index.js';
+import type { MacAlgorithm } from '../dicom/signature/mac.js';
+import type { DicomSigner, SignatureProfile } from '../dicom/signature/sign.js';
 import type { MediaSecurity } from '../pipelines/protect.js';
 import { derivePasswordKek, type ContentCipher, type DigestName, type Recipient, type Signer } from '../security/cms/writer.js';
 import { generatePassword } from '../security/password.js';
@@ -25,10 +27,15 @@ export interface SecurityFlags {
   generatePassword?: boolean;
   cipher?: ContentCipher;
   digest?: DigestName;
+  /** Sign inside every data set (PS3.15 Annex C) with the signing key: the media stay plain. */
+  dicomSignature?: boolean;
+  signatureProfile?: SignatureProfile;
 }
 
 export interface ResolvedSecurity {
   readonly security?: MediaSecurity;
+  /** With dicomSignature: who signs each data set, and how. */
+  readonly dicomSigner?: DicomSigner;
   /** Shown once to the person who asked for it; stored nowhere. */
   readonly generatedPassword?: string;
 }
@@ -97,9 +104,23 @@ export async function resolveSecurity(flags: SecurityFlags, random: Random): Pro
   // One key derivation for the whole medium: one salt, every file its own content key (toolchain.md).
   if (password !== undefined) recipients.push({ kind: 'password', kek: derivePasswordKek(password, { random }) });
   const signer = await loadSigner(flags, digest);
+  if (flags.signatureProfile && !flags.dicomSignature) throw new DcmsafeError('USAGE', '--signature-profile needs --dicom-signature', {});
+  if (flags.dicomSignature && !signer) throw new DcmsafeError('USAGE', '--dicom-signature needs --sign-cert and --sign-key', {});
+  const dicomSigner = signer && flags.dicomSignature ? dicomSignerOf(signer, flags.signatureProfile ?? 'base') : undefined;
   if (recipients.length === 0) {
-    if (signer) throw new DcmsafeError('USAGE', 'signing needs encryption too on DICOM media (PS3.15 D.1): add --recipient or a password', {});
-    return {};
+    // A CMS signature alone is not a Secure DICOM File (PS3.15 D.1); a signature inside the data
+    // set (Annex C) is, and keeps the media readable by every viewer.
+    if (signer && !dicomSigner) throw new DcmsafeError('USAGE', 'signing needs encryption too on DICOM media (PS3.15 D.1): add --recipient or a password, or sign inside the data sets with --dicom-signature', {});
+    return dicomSigner ? { dicomSigner } : {};
   }
-  return { security: { recipients, cipher, digest, ...(signer ? { signer } : {}) }, ...(generatedPassword ? { generatedPassword } : {}) };
+  return { security: { recipients, cipher, digest, ...(signer ? { signer } : {}) }, ...(dicomSigner ? { dicomSigner } : {}), ...(generatedPassword ? { generatedPassword } : {}) };
+}
+
+const MAC_FOR_DIGEST: Readonly<Record<DigestName, MacAlgorithm>> = { sha1: 'SHA1', sha256: 'SHA256', sha384: 'SHA384', sha512: 'SHA512' };
+
+function dicomSignerOf(signer: Signer, profile: SignatureProfile): DicomSigner {
+  if (signer.privateKey.asymmetricKeyType !== 'rsa') {
+    throw new DcmsafeError('USAGE', 'DICOM digital signatures need an RSA signing key (PS3.15 C.1 Base RSA profile; there is no ECDSA profile)', {});
+  }
+  return { certificate: signer.certificate, privateKey: signer.privateKey, algorithm: MAC_FOR_DIGEST[signer.digest], profile };
 }

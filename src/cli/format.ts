@@ -32,6 +32,12 @@ export function formatCreateSummary(s: CreateSummary): string {
     for (const r of sec.recipients) out.push(r.kind === 'password' ? `    a password (${r.kdf}, ${r.iterations} iterations)` : `    ${r.subject} (${r.keyTransport})`);
     if (sec.legacy.length) out.push(`  Legacy algorithms on request: ${sec.legacy.join(', ')} (weak; only for old readers)`);
   }
+  if (s.deidentification) {
+    const d = s.deidentification;
+    out.push(`  De-identified: ${d.profile}${d.options.length ? ` with ${d.options.join(', ')}` : ''}; ${plural(d.patients, 'patient')} pseudonymized, ${plural(d.uidsReplaced, 'UID')} replaced`);
+    if (d.originalsEncryptedFor) out.push(`  Original values kept, encrypted for ${d.originalsEncryptedFor}`);
+    for (const n of d.notes) out.push(`  Note: ${n}`);
+  }
   for (const p of s.patients) {
     out.push(`  Patient ${p.patientName || '(no name)'}  ID ${p.patientId}${p.generatedId ? ' (generated: the files have no Patient ID)' : ''}`);
     for (const st of p.studies) {
@@ -62,6 +68,10 @@ export function formatCreateSummary(s: CreateSummary): string {
   section('Directory keys missing and left empty', s.missingKeys.map((k) => `${k.record} ${k.key} for ${k.scope}`));
   section('Unknown SOP classes placed under IMAGE records', s.unknownSopClasses.map((u) => `${u.path}: ${u.sopClassUID}`));
   section('Skipped inputs', [...s.skipped.map((k) => `${k.path}: ${k.message}`), ...s.ignoredInputs.map((k) => `${k.path}: ${k.reason}`)]);
+  section(
+    s.deidentification?.burnedInAccepted ? 'May have burned-in identification, not cleaned (--accept-burned-in)' : 'May have burned-in identification',
+    (s.deidentification?.burnedIn ?? []).map((b) => `${b.input}: ${b.reason}`),
+  );
   section('Unreadable DICOM files left out (--skip-invalid)', s.unreadable.map((u) => `${u.path}: ${u.code}: ${u.message}`));
   return out.join('\n');
 }

@@ -13,6 +13,7 @@ import { createMedia, type CreateEvent } from '../pipelines/create-media.js';
 import { generateSamples } from '../samples/generate.js';
 import { formatBytes, formatCreateSummary, formatGeneratedPassword, formatSamplesSummary } from './format.js';
 import { resolveSecurity } from '../app/security.js';
+import { resolveDeidentify } from '../app/deidentify.js';
 import { addVerifyOptions, resolveKeys, resolveTrust, verifyFlags } from './verify-options.js';
 import { formatVerifyReport } from '../report/verify-text.js';
 import { renderHtmlReport } from '../report/html.js';
@@ -155,7 +156,13 @@ Exit codes: 0 ok, 1 verification failed, 2 usage, 3 unreadable or invalid input,
     .option('--password-env <var>', 'encrypt for the password in this environment variable')
     .option('--generate-password', 'encrypt for a new password (at least 100 bits), printed once and stored nowhere')
     .addOption(new Option('--cipher <cipher>', 'content encryption (des-ede3 is legacy, for old readers only)').choices(['aes128', 'aes192', 'aes256', 'des-ede3']).default('aes256'))
-    .addOption(new Option('--digest <digest>', 'digest of the signature or DigestedData').choices(['sha256', 'sha384', 'sha512']).default('sha256'))
+    .addOption(new Option('--digest <digest>', 'digest of the signature or DigestedData; with --dicom-signature, the MAC algorithm').choices(['sha256', 'sha384', 'sha512']).default('sha256'))
+    .option('--dicom-signature', 'sign inside every data set (DICOM Digital Signature, PS3.15 Annex C) with --sign-cert/--sign-key: the media stay plain, readable by every viewer')
+    .addOption(new Option('--signature-profile <profile>', 'with --dicom-signature: Base RSA, Creator RSA or Authorization RSA profile (PS3.15 C.1-C.3)').choices(['base', 'creator', 'authorization']))
+    .option('--deidentify', 'de-identify every instance (PS3.15 Annex E Basic Application Level Confidentiality Profile): no identity on the media')
+    .option('--option <name>', 'with --deidentify, an E.3 option (repeatable): retain-longitudinal-full-dates, retain-longitudinal-modified-dates, retain-patient-characteristics, retain-device-identity, retain-uids, retain-safe-private, retain-institution-identity, clean-descriptors', collect, [])
+    .option('--keep-originals-for <cert>', 'with --deidentify: keep the original values, encrypted for this certificate, in each instance (Encrypted Attributes Sequence)')
+    .option('--accept-burned-in', 'with --deidentify: also take instances that may have burned-in text (Burned In Annotation YES, US, SC, Secondary Capture)')
     .addOption(new Option('--seed <text>', 'seed the random generator (reproducible output, for tests)').hideHelp())
     .addHelpText(
       'after',
@@ -174,7 +181,7 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
     .action(async (inputs: string[], opts: Record<string, string | boolean | string[] | undefined>) => {
       state.json = opts.json === true;
       const random = typeof opts.seed === 'string' ? seededRandom(opts.seed) : systemRandom;
-      const encrypting = (opts.recipient as string[]).length > 0 || opts.passwordFile || opts.passwordEnv || opts.generatePassword;
+      const encrypting = (opts.recipient as string[]).length > 0 || opts.passwordFile || opts.passwordEnv || opts.generatePassword || opts.keepOriginalsFor;
       if (typeof opts.seed === 'string' && encrypting && process.env.DCMSAFE_INSECURE_TEST_SEED !== '1') {
         // A seeded generator makes content keys and passwords predictable: only ever for tests.
         throw new DcmsafeError('USAGE', '--seed makes keys and passwords predictable; it is refused with encryption (tests set DCMSAFE_INSECURE_TEST_SEED=1)', {});
@@ -193,13 +200,23 @@ Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
           generatePassword: opts.generatePassword === true,
           cipher: opts.cipher as ContentCipher,
           digest: opts.digest as DigestName,
+          dicomSignature: opts.dicomSignature === true,
+          ...(opts.signatureProfile ? { signatureProfile: opts.signatureProfile as 'base' } : {}),
         },
         random,
       );
+      const deidentify = await resolveDeidentify({
+        deidentify: opts.deidentify === true,
+        option: opts.option as string[],
+        ...(opts.keepOriginalsFor ? { keepOriginalsFor: opts.keepOriginalsFor as string } : {}),
+        acceptBurnedIn: opts.acceptBurnedIn === true,
+      });
       const { config, trail } = await run();
       const institution = (opts.institution as string | undefined) ?? process.env.DCMSAFE_INSTITUTION ?? config.institution?.name;
       const summary = await createMedia({
+        ...(deidentify ? { deidentify } : {}),
         ...(resolved.security ? { security: resolved.security } : {}),
+        ...(resolved.dicomSigner ? { dicomSignature: resolved.dicomSigner } : {}),
         ...(opts.capacity ? { capacity: opts.capacity as unknown as number } : {}),
         ...(opts.size ? { imageSize: opts.size as unknown as number } : {}),
         replace: opts.replace === true,

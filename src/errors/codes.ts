@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   FILESET_EMPTY: { fault: 'input', summary: 'No DICOM instance among the inputs can be placed on media.' },
   FILESET_ID_INVALID: { fault: 'usage', summary: 'The File-set ID is longer than 16 characters or uses characters outside A-Z 0-9 _ and space.' },
   PROFILE_UNKNOWN: { fault: 'usage', summary: 'The application profile is not known.' },
+  DEIDENTIFY_BURNED_IN: { fault: 'input', summary: 'Some instances may have identification burned into the pixel data, which de-identification does not clean; --accept-burned-in puts them on the media anyway.' },
   // Secure DICOM Files: CMS (PS3.10 §7.4, PS3.15 Annex D.1, RFC 5652)
   CMS_NOT_SECURE: { fault: 'input', summary: 'The file is not a CMS EnvelopedData (not a Secure DICOM File).' },
   CMS_MALFORMED: { fault: 'input', summary: 'The CMS structure is malformed (bad ASN.1, wrong content types, inconsistent lengths).' },

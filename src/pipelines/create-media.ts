@@ -4,7 +4,8 @@
  * medium (folder, ISO 9660 disc, USB stick or FAT32 image, ZIP) goes through the same steps. Emits
  * typed progress events; returns a summary that the CLI prints as text or JSON.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
 import { planFileSet, type FileSetPlan } from '../dicom/fileset/plan.js';
@@ -24,9 +25,11 @@ import { systemRandom, type Random } from '../util/random.js';
 import { nameBasedUid } from '../util/uid.js';
 import { summarize, type CreateSummary, type VolumeSummary } from './create-summary.js';
 import { collectInputs } from './inputs.js';
+import { deidentifyInputs, type DeidentifyRequest } from './deidentify-inputs.js';
 import { describeSecurity, type MediaSecurity } from './protect.js';
 import { splitIntoDiscs } from './split.js';
 import { outputSize, volumeFiles, type VolumeContext } from './volume-files.js';
+import type { DicomSigner } from '../dicom/signature/sign.js';
 
 export type CreateEvent =
   | { readonly type: 'collected'; readonly files: number }
@@ -49,6 +52,13 @@ export interface CreateOptions {
   readonly uidRoot?: string;
   /** Sign and encrypt every file (secure media): the profile becomes its STD-GEN-SEC twin. */
   readonly security?: MediaSecurity;
+  /** Add a DICOM Digital Signature (PS3.15 Annex C) to every instance; the media stay plain unless `security` is given too. */
+  readonly dicomSignature?: DicomSigner;
+  /**
+   * De-identify every instance (PS3.15 E.2 and the chosen E.3 options) before planning: the media,
+   * the DICOMDIR, README.TXT, INDEX.HTM, the manifest and the summary carry only de-identified values.
+   */
+  readonly deidentify?: DeidentifyRequest;
   /** Disc capacity in bytes, instead of the medium's (e.g. DVD dual layer, or small in tests). */
   readonly capacity?: number;
   /** USB image size in bytes (default: what the files need). */
@@ -111,6 +121,17 @@ async function checkOutput(options: CreateOptions): Promise<void> {
 }
 
 export async function createMedia(options: CreateOptions): Promise<CreateSummary> {
+  if (!options.deidentify) return createMediaFrom(options, undefined);
+  // De-identified instances are staged in a private folder, removed whatever happens.
+  const staging = await mkdtemp(path.join(os.tmpdir(), 'dcmsafe-deid-'));
+  try {
+    return await createMediaFrom(options, staging);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function createMediaFrom(options: CreateOptions, staging: string | undefined): Promise<CreateSummary> {
   const emit = options.onEvent ?? ((): void => undefined);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
@@ -126,7 +147,12 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
   const { files, ignored } = await collectInputs(options.inputs, options.out);
   emit({ type: 'collected', files: files.length });
   const scans: ScanResult[] = [];
-  for (const [index, file] of files.entries()) {
+  const deidentified =
+    options.deidentify && staging
+      ? await deidentifyInputs(files, staging, options.deidentify, { random, clock, onScanned: (index, result) => emit({ type: 'scanned', path: files[index] as string, index, total: files.length, result: result.kind }) })
+      : undefined;
+  if (deidentified) scans.push(...deidentified.scans);
+  for (const [index, file] of (deidentified ? [] : files).entries()) {
     const result = await scanFile(file);
     scans.push(result);
     emit({ type: 'scanned', path: file, index, total: files.length, result: result.kind });
@@ -140,7 +166,7 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
   const whole: FileSetPlan = planFileSet(scans, { ...planOptions, fileSetId, fileSetUID: fileSetUID(scans, { fileSetId, created: clock.now(), ...(options.uidRoot ? { uidRoot: options.uidRoot } : {}) }) });
 
   // Every output file's exact size, before anything is written: layouts and disc splits need them.
-  const ctx = { ...(options.security ? { security: options.security } : {}), clock, random };
+  const ctx = { ...(options.security ? { security: options.security } : {}), ...(options.dicomSignature ? { dicomSignature: options.dicomSignature } : {}), clock, random };
   const sizes = new Map<string, number>();
   for (const p of whole.instances) sizes.set(p.instance.path, await outputSize(p, ctx));
 
@@ -205,7 +231,23 @@ export async function createMedia(options: CreateOptions): Promise<CreateSummary
     }
   }
   emit({ type: 'done', outputs: volumes.map((v) => v.output) });
-  return summarize({ plan: whole, profile, media: options.media, volumes, ignoredInputs: ignored, ...(security ? { security } : {}) });
+  const summary = summarize({ plan: whole, profile, media: options.media, volumes, ignoredInputs: ignored, ...(security ? { security } : {}) });
+  return deidentified ? withDeidentification(summary, deidentified) : summary;
+}
+
+/** The summary of de-identified media: staged files named by the inputs they came from, and what de-identification did. */
+function withDeidentification(summary: CreateSummary, d: Awaited<ReturnType<typeof deidentifyInputs>>): CreateSummary {
+  const input = (p: string): string => d.inputOf.get(p) ?? p;
+  return {
+    ...summary,
+    files: summary.files.map((f) => ({ ...f, input: input(f.input) })),
+    transcoded: summary.transcoded.map((t) => ({ ...t, input: input(t.input) })),
+    inputWarnings: summary.inputWarnings.map((w) => ({ ...w, input: input(w.input) })),
+    merged: summary.merged.map((m) => ({ ...m, kept: input(m.kept), dropped: m.dropped.map(input) })),
+    skipped: summary.skipped.map((k) => ({ ...k, path: input(k.path) })),
+    unknownSopClasses: summary.unknownSopClasses.map((u) => ({ ...u, path: input(u.path) })),
+    deidentification: d.summary,
+  };
 }
 
 async function writeVolume(

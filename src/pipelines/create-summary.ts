@@ -7,6 +7,7 @@ import type { FileSetPlan } from '../dicom/fileset/plan.js';
 import type { ApplicationProfile, MediaKind } from '../dicom/profiles/profiles.js';
 import { T } from '../dicom/tags.js';
 import { transferSyntaxName } from '../dicom/transfer-syntax.js';
+import type { DeidentificationSummary } from './deidentify-inputs.js';
 
 export interface SeriesSummary {
   readonly seriesInstanceUID: string;
@@ -75,6 +76,8 @@ export interface CreateSummary {
   readonly skipped: FileSetPlan['skipped'];
   readonly unreadable: FileSetPlan['unreadable'];
   readonly ignoredInputs: Array<{ path: string; reason: string }>;
+  /** Present on de-identified media (create --deidentify, PS3.15 Annex E). */
+  readonly deidentification?: DeidentificationSummary;
   /** Reader warnings per input file (tolerated deviations), e.g. missing group length. */
   readonly inputWarnings: Array<{ input: string; warnings: string[] }>;
 }

@@ -19,6 +19,7 @@ import { planFileSet, patientNameKey } from '../dicom/fileset/plan.js';
 import { scanFile, type ScanResult } from '../dicom/fileset/scan.js';
 import { readPart10Header, type Part10Header } from '../dicom/part10/header.js';
 import { findProfile } from '../dicom/profiles/profiles.js';
+import { MAC_PARAMETERS_SEQUENCE } from '../dicom/signature/mac.js';
 import { T } from '../dicom/tags.js';
 import { encodeDicomdir } from '../dicom/dicomdir/encode.js';
 import { checkOutputFolder } from '../media/folder/write-folder.js';
@@ -32,6 +33,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { VERSION } from '../version.js';
 import { nameBasedUid } from '../util/uid.js';
 import { fileSetDescriptor } from './fileset-descriptor.js';
+import { judgeDicomSignatures, type DicomSignatureVerdict } from './verify-dicom-signatures.js';
 import { FINDING_CODES, REPORT_SCHEMA_VERSION, type FileReport, type Finding, type PatientReport, type Policy, type Severity, type SignerReport, type VerifyReport, type Verdict } from './verify-report.js';
 
 /** Progress of a verification: one event per file checked (the DICOMDIR first). */
@@ -67,6 +69,8 @@ interface Checked {
   /** What the report and the DICOMDIR comparison need of the file's header (no more: see factsOf). */
   header?: FileFacts;
   judged?: JudgedSecureFile;
+  /** DICOM Digital Signatures of a plain file (PS3.15 Annex C), when it carries any. */
+  dicomSignatures?: DicomSignatureVerdict;
   /** Where the verified bytes were staged for --extract. */
   staged?: string;
   readonly findings: Finding[];
@@ -217,7 +221,9 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
         }
       } else if (looksLikeDicom(head)) {
         c.kind = 'dicom';
-        await parseHeader(reader, c);
+        const header = await parseHeader(reader, c);
+        // Signed files get a full streamed pass (their MAC covers the pixel data); others stay header-only.
+        if (header && (header.dataSet.has(MAC_PARAMETERS_SEQUENCE) || header.dataSet.has(T.DigitalSignaturesSequence))) await checkSignaturesInto(reader, c, trust);
         if (c.header && staging) c.staged = await stage(staging, readChunks(reader, 0, reader.size), c);
       }
       if (c.header?.sopClassUID === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) {
@@ -250,7 +256,9 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
   if (patients.length > 1) findings.push(finding('MULTIPLE_PATIENTS', `the medium holds ${patients.length} patients: check that each belongs where it is imported`));
   const allChecked = dicomdirFile ? [dicomdirFile, ...checked] : checked;
   const anySigned = allChecked.some((c) => c.judged?.cms.structure === 'signed');
-  if (!secureMedia && dicomFiles.length > 0) findings.push(finding('PLAIN_MEDIA', 'the medium is neither signed nor encrypted: nothing proves where it came from'));
+  const dicomSigned = dicomFiles.filter((c) => (c.dicomSignatures?.signatures.length ?? 0) > 0).length;
+  if (!secureMedia && dicomFiles.length > 0 && dicomSigned === 0) findings.push(finding('PLAIN_MEDIA', 'the medium is neither signed nor encrypted: nothing proves where it came from'));
+  else if (!secureMedia && dicomSigned < dicomFiles.length) findings.push(finding('PLAIN_MEDIA', `${dicomFiles.length - dicomSigned} of ${dicomFiles.length} DICOM files carry no DICOM signature: nothing proves where they came from`));
   else if (secureMedia && !anySigned && dicomFiles.length > 0) findings.push(finding('UNSIGNED', 'the secure files carry digests, not signatures: their origin is not proven'));
 
   const unreadable = dicomFiles.length === 0 && !decoded;
@@ -389,14 +397,26 @@ function factsOf(h: Part10Header): FileFacts {
   return facts as unknown as FileFacts;
 }
 
-async function parseHeader(reader: RandomAccessReader, c: Checked): Promise<void> {
+async function parseHeader(reader: RandomAccessReader, c: Checked): Promise<Part10Header | undefined> {
   try {
     const header = await readPart10Header(reader);
     if (header.format !== 'part10') c.findings.push(finding('NOT_PART10', `${c.name}: ${header.format} (no preamble or File Meta Information)`, c.name));
     for (const w of header.warnings) c.findings.push(finding('DICOM_DEVIATION', `${c.name}: ${w.code}: ${w.message}`, c.name));
     c.header = factsOf(header);
+    return header;
   } catch (e) {
     c.findings.push(finding('DICOM_UNREADABLE', `${c.name}: ${e instanceof Error ? e.message : String(e)}`, c.name));
+    return undefined;
+  }
+}
+
+async function checkSignaturesInto(reader: RandomAccessReader, c: Checked, trust: TrustInput): Promise<void> {
+  try {
+    c.dicomSignatures = await judgeDicomSignatures(reader, c.name, trust);
+    c.findings.push(...c.dicomSignatures.findings);
+  } catch (e) {
+    // The file cannot be read through to its end: its signatures cannot hold.
+    c.findings.push(finding('DICOM_SIGNATURE_INVALID', `${c.name}: the DICOM signatures cannot be checked: ${e instanceof Error ? e.message : String(e)}`, c.name));
   }
 }
 
@@ -520,6 +540,25 @@ function signerReports(files: Checked[]): SignerReport[] {
       }
     }
   }
+  for (const c of files) {
+    for (const s of c.dicomSignatures?.signatures ?? []) {
+      const cert = s.check.certificate;
+      if (!cert || !s.trust) continue;
+      const d = describeCertificate(cert);
+      const key = `${d.fingerprintSha256}|${s.trust.status}`;
+      let r = bySigner.get(key);
+      if (!r) {
+        r = { subject: d.subject, issuer: d.issuer, serialNumber: d.serialNumber, status: s.trust.status, chain: s.trust.chain.map((x) => x.subject), signingTimes: {}, files: 0, reasons: s.trust.reasons };
+        bySigner.set(key, r);
+      }
+      r.files++;
+      const t = s.check.signingTime?.toISOString();
+      if (t) {
+        if (!r.signingTimes.first || t < r.signingTimes.first) r.signingTimes.first = t;
+        if (!r.signingTimes.last || t > r.signingTimes.last) r.signingTimes.last = t;
+      }
+    }
+  }
   return [...bySigner.values()];
 }
 
@@ -550,15 +589,19 @@ function finish(
   const findings = [...mediaFindings, ...files.flatMap((c) => c.findings)];
   const dicom = files.filter((c) => c.kind === 'dicom' || c.kind === 'secure' || c.kind === 'dicomdir');
   const errors = findings.filter((f) => f.severity === 'error').length;
-  const trustedFiles = dicom.filter((c) => c.judged?.status === 'trusted').length;
+  const trustedFiles = dicom.filter((c) => c.judged?.status === 'trusted' || c.dicomSignatures?.trusted === true).length;
+  // Plain media signed inside the data sets (PS3.15 Annex C): the DICOMDIR is not signed, but it was
+  // compared with the signed instances (any disagreement is an error and the verdict is not reached).
+  const instances = dicom.filter((c) => c.kind !== 'dicomdir');
+  const signedPlain = instances.length > 0 && instances.every((c) => c.dicomSignatures?.trusted === true) && dicom.every((c) => c.kind !== 'secure');
   let verdict: Verdict;
   if (unreadable) verdict = 'unreadable';
   else if (errors > 0) verdict = 'problems';
-  else if (dicom.length > 0 && trustedFiles === dicom.length) verdict = 'trusted';
+  else if ((dicom.length > 0 && trustedFiles === dicom.length) || signedPlain) verdict = 'trusted';
   else verdict = 'intact-unsigned';
   const fileReports: FileReport[] = files.map((c) => {
     const worst = c.findings.find((f) => f.severity === 'error') ?? c.findings.find((f) => f.severity === 'warning');
-    const signer = c.judged?.signers[0]?.trust?.signer.subject;
+    const signer = c.judged?.signers[0]?.trust?.signer.subject ?? c.dicomSignatures?.reports[0]?.signer;
     return {
       path: c.name,
       kind: c.kind,
@@ -567,6 +610,7 @@ function finish(
       ...(c.header ? { sopInstanceUID: c.header.sopInstanceUID ?? '', sopClassUID: c.header.sopClassUID ?? '', transferSyntaxUID: c.header.transferSyntaxUID } : {}),
       ...(signer ? { signer } : {}),
       ...(c.judged ? { protection: c.judged.cms.structure } : {}),
+      ...(c.dicomSignatures ? { dicomSignatures: c.dicomSignatures.reports } : {}),
     };
   });
   const studies = patients.reduce((n, p) => n + p.studies.length, 0);
@@ -583,7 +627,7 @@ function finish(
       files: files.length,
       dicomFiles: dicom.filter((c) => c.kind !== 'dicomdir').length,
       secureFiles: files.filter((c) => c.kind === 'secure').length,
-      signedFiles: files.filter((c) => c.judged?.cms.structure === 'signed').length,
+      signedFiles: files.filter((c) => c.judged?.cms.structure === 'signed' || (c.dicomSignatures?.signatures.length ?? 0) > 0).length,
       trustedFiles,
       patients: patients.length,
       studies,

@@ -50,6 +50,28 @@ export interface FileReport {
   /** 'signed', 'digested' or 'data' (no integrity), for secure files. */
   readonly protection?: string;
   readonly referenced?: boolean;
+  /** DICOM Digital Signatures inside the data set (PS3.15 Annex C), for plain files that carry them. */
+  readonly dicomSignatures?: DicomSignatureReport[];
+}
+
+/** One item of a plain file's Digital Signatures Sequence (FFFA,FFFA), as checked. */
+export interface DicomSignatureReport {
+  readonly uid?: string;
+  readonly signer?: string;
+  /** The signer's trust status ('trusted', 'untrusted-chain', 'expired'...), when the signature could be checked. */
+  readonly trust?: string;
+  readonly trustReasons?: string[];
+  /** Whether the MAC and the RSA signature match the data. */
+  readonly valid: boolean;
+  readonly problem?: string;
+  readonly macAlgorithm?: string;
+  readonly profile?: string;
+  readonly signedAt?: string;
+  /** Data Elements Signed, as "(gggg,eeee)". */
+  readonly coveredTags: string[];
+  readonly coversPixelData: boolean;
+  /** Top-level elements present but not covered. */
+  readonly uncoveredTags: string[];
 }
 
 export interface SeriesReport {
@@ -138,5 +160,8 @@ export const FINDING_CODES: Readonly<Record<string, { severity: Severity; summar
   PLAIN_MEDIA: { severity: 'warning', summary: 'The medium is not signed: its origin is not proven.' },
   LIMIT: { severity: 'error', summary: 'A limit on files, sizes or records was reached: the rest was not checked.' },
   EXTRA_DIRECTORY: { severity: 'info', summary: 'A DICOM directory file other than the root DICOMDIR (a backup or variant); not used.' },
+  DICOM_SIGNATURE_INVALID: { severity: 'error', summary: 'A DICOM Digital Signature (PS3.15 Annex C) does not match the data, or is malformed or unsupported.' },
+  DICOM_SIGNER_UNTRUSTED: { severity: 'warning', summary: 'A valid DICOM Digital Signature whose signer is not trusted (unknown CA, expired, wrong key usage...).' },
+  DICOM_SIGNATURE_PARTIAL: { severity: 'info', summary: 'A DICOM Digital Signature does not cover every element of the instance (pixel data or other attributes unsigned).' },
   EXTRACT_SKIPPED: { severity: 'info', summary: 'A file was not extracted because it failed the policy.' },
 };

@@ -8,6 +8,7 @@ import type { DirectoryRecord } from '../dicom/dicomdir/model.js';
 import type { FileSetPlan, PlannedInstance } from '../dicom/fileset/plan.js';
 import type { ApplicationProfile } from '../dicom/profiles/profiles.js';
 import { T } from '../dicom/tags.js';
+import { prepareSignedOutput, type DicomSigner } from '../dicom/signature/sign.js';
 import { prepareOutput } from '../dicom/transcode/transcode.js';
 import { memoryFile, type MediaFile } from '../media/media-file.js';
 import { indexHtm, readmeTxt, type VolumeDescription, type VolumeStudy } from '../media/pdi/pdi.js';
@@ -18,6 +19,8 @@ import { protect, type MediaSecurity } from './protect.js';
 
 export interface ProtectContext {
   readonly security?: MediaSecurity;
+  /** Add a DICOM Digital Signature to every instance (PS3.15 Annex C): the files stay plain DICOM. */
+  readonly dicomSignature?: DicomSigner;
   readonly clock: Clock;
   readonly random: Random;
 }
@@ -26,9 +29,21 @@ function identity(p: PlannedInstance): { sopClassUID: string; sopInstanceUID: st
   return { sopClassUID: p.instance.sopClassUID, sopInstanceUID: p.instance.sopInstanceUID };
 }
 
-/** The size an instance will have on the medium (converted, then protected), found without writing it. */
+/** The instance converted for the medium, and signed when DICOM signatures are asked for. */
+async function prepareInstance(p: PlannedInstance, ctx: ProtectContext): Promise<{ size: number; stream(): AsyncIterable<Buffer>; close(): Promise<void> }> {
+  if (!ctx.dicomSignature) return prepareOutput(p.instance.path, p.kind, identity(p));
+  // The same random stream and time at planning and at writing: the signed bytes are the same.
+  return prepareSignedOutput(p.instance.path, {
+    signer: ctx.dicomSignature,
+    now: ctx.clock.now(),
+    random: ctx.random.fork(`dicom-signature/${p.fileId.join('/')}`),
+    ...(p.kind === 'decode' ? { decodePixelData: true } : {}),
+  });
+}
+
+/** The size an instance will have on the medium (converted, signed, then protected), found without writing it. */
 export async function outputSize(p: PlannedInstance, ctx: ProtectContext): Promise<number> {
-  const out = await prepareOutput(p.instance.path, p.kind, identity(p));
+  const out = await prepareInstance(p, ctx);
   try {
     return protect(ctx.security, out, ctx).size;
   } finally {
@@ -41,7 +56,7 @@ export function instanceFile(p: PlannedInstance, size: number, ctx: ProtectConte
     path: p.fileId,
     size,
     open: async () => {
-      const out = await prepareOutput(p.instance.path, p.kind, identity(p));
+      const out = await prepareInstance(p, ctx);
       // Each file's keys come from its own random stream: the writer's order does not change them.
       const file = protect(ctx.security, out, { ...ctx, random: ctx.random.fork(p.fileId.join('/')) });
       if (file.size !== size) {

@@ -155,8 +155,22 @@ function findingsSection(r: VerifyReport): string {
 
 function fileRow(f: FileReport): string {
   const status = f.status === 'ok' ? td('ok', 'ok') : td(escapeHtml(f.status), 'bad');
-  const signer = f.signer ? `<span title="${escapeHtml(f.signer)}">${val(commonName(f.signer))}</span>` : '';
+  const signer = (f.signer ? `<span title="${escapeHtml(f.signer)}">${val(commonName(f.signer))}</span>` : '') + (f.dicomSignatures ?? []).map(dicomSignatureNote).join('');
   return `<tr>${td(val(f.path), 'path')}${td(escapeHtml(f.kind))}${status}${td(f.sopInstanceUID ? val(f.sopInstanceUID) : '', 'uid')}${td(signer)}</tr>`;
+}
+
+/** One DICOM Digital Signature of a plain file (PS3.15 Annex C): what it is and what it covers. */
+function dicomSignatureNote(s: NonNullable<FileReport['dicomSignatures']>[number]): string {
+  const parts = [
+    'DICOM signature',
+    s.macAlgorithm ?? '',
+    s.valid ? 'valid' : `NOT valid: ${s.problem ?? ''}`,
+    s.trust ?? '',
+    s.profile ? `${s.profile} profile` : '',
+    `${s.coveredTags.length} elements${s.coversPixelData ? ' incl. pixel data' : ''}`,
+    s.uncoveredTags.length > 0 ? `not covered: ${s.uncoveredTags.join(' ')}` : '',
+  ].filter(Boolean);
+  return `<br><span class="${s.valid ? 'mono' : 'mono bad'}" title="${escapeHtml(s.coveredTags.join(' '))}">${escapeHtml(parts.join(' · '))}</span>`;
 }
 
 function filesSection(r: VerifyReport): string {

@@ -405,6 +405,8 @@ export function formatVerifyReport(r: VerifyReport, options: FormatOptions = {})
       out.push(`    ${signingDetails(s)}`);
     }
   }
+  const dicomSignatures = dicomSignatureLine(r);
+  if (dicomSignatures) out.push(...wrap(dicomSignatures, LINE_WIDTH, '    '));
   const warning = policyWarning(r);
   if (warning) out.push(...wrap(warning));
   out.push('', mediumLine(r), '', ...patientLines(r.patients), '', ...problemLines(r), '', summaryLine(r));
@@ -414,6 +416,22 @@ export function formatVerifyReport(r: VerifyReport, options: FormatOptions = {})
   }
   if (options.reportPath) out.push(`Report written to ${visible(options.reportPath)}.`);
   return out.join('\n');
+}
+
+/** DICOM Digital Signatures inside plain files (PS3.15 Annex C), summed up in one sentence. */
+export function dicomSignatureLine(r: VerifyReport): string | undefined {
+  const signed = r.files.filter((f) => (f.dicomSignatures?.length ?? 0) > 0);
+  if (signed.length === 0) return undefined;
+  const all = signed.flatMap((f) => f.dicomSignatures ?? []);
+  const invalid = all.filter((s) => !s.valid).length;
+  const partial = all.filter((s) => s.valid && s.uncoveredTags.length > 0).length;
+  const algorithms = [...new Set(all.map((s) => s.macAlgorithm).filter(Boolean))].join(', ');
+  const profiles = [...new Set(all.map((s) => s.profile).filter(Boolean))].join(', ');
+  return (
+    `  DICOM signatures inside the data sets: ${plural(signed.length, 'file')}, ${plural(all.length, 'signature')}` +
+    `${invalid ? `, ${invalid} NOT valid` : ', all valid'}${partial ? `, ${partial} not covering every element` : ''}` +
+    `${algorithms ? `; MAC ${algorithms}` : ''}${profiles ? `; profile ${profiles}` : ''}.`
+  );
 }
 
 function signingDetails(s: SignerReport): string {

@@ -49,7 +49,13 @@ export const DEFAULT_MAX_FRAME_BYTES = 512 << 20;
 
 export interface RewriteOptions {
   /** Applied to the header (Explicit VR Little Endian, up to the pixel data) before it is written. */
-  transform?: (ds: DataSet) => DataSet;
+  transform?: (ds: DataSet) => DataSet | Promise<DataSet>;
+  /**
+   * Applied to the elements after the pixel data (Explicit VR Little Endian), which are then parsed
+   * and re-encoded even when they could be copied (de-identification removes trailing padding and
+   * digital signatures, PS3.15 E.1-1).
+   */
+  transformTrailing?: (ds: DataSet) => DataSet;
   /** Name of the input in messages. */
   name: string;
   /** Most bytes of data set before the pixel data (and of elements after it, when re-encoded). */
@@ -70,6 +76,12 @@ export interface RewriteOptions {
   decodePixelData?: boolean;
   /** With decodePixelData: most compressed bytes of one frame held for decoding (PART10_LIMIT beyond). */
   maxFrameBytes?: number;
+  /**
+   * Runs last on the header, after decodePixelData's attribute changes, with the tag of the top-level
+   * pixel data if there is one: what it sees is exactly what is written (digital signatures name the
+   * elements they cover from it).
+   */
+  finalize?: (ds: DataSet, written: { pixelDataTag: number | undefined; transferSyntaxUID: string }) => void;
 }
 
 export interface Rewrite {
@@ -91,6 +103,8 @@ export interface Rewrite {
   dataSet: AsyncIterable<Buffer>;
   /** The same behind a new preamble and File Meta Information, for writing a file; readable once (instead of dataSet). */
   part10(): AsyncIterable<Buffer>;
+  /** Releases what reading holds (an inflater for deflated sources) when the output will not be read. */
+  discard(): Promise<void>;
 }
 
 const ITEM_HEADER_LENGTH = 8;
@@ -461,6 +475,11 @@ async function decodeNestedPixelData(ds: DataSet, ts: TransferSyntax, name: stri
 
 // ---- the rewrite -----------------------------------------------------------------------------
 
+/** The transfer syntax a rewrite writes: the source's, unless it has to be re-encoded, inflated or decoded. */
+function outputSyntax(ts: TransferSyntax, decoded: boolean): string {
+  return !ts.explicitVR || !ts.littleEndian || ts.deflated || decoded ? EXPLICIT_VR_LITTLE_ENDIAN : ts.uid;
+}
+
 /**
  * Reads a Part 10 file forward-only from `source` (positioned at its first byte), applies
  * `transform` to its data set up to the pixel data, and gives the rewritten data set as a stream.
@@ -497,12 +516,13 @@ export async function openRewrite(source: ByteSource, options: RewriteOptions): 
       decode = { prepared, extendedOffsetTable: extendedOffsetTableIn(original, name), maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, maxTableBytes: maxHeaderBytes };
     }
     const converted = dataSetToExplicitLE(original);
-    out = options.transform ? options.transform(converted) : converted;
+    out = options.transform ? await options.transform(converted) : converted;
     if (decode) {
       // After the transform, so the Image Pixel attributes written are those of the pixels written.
       applyDecodedAttributes(out, decode.prepared.plan);
       await decodeNestedPixelData(out, ts, name, { left: maxHeaderBytes });
     }
+    options.finalize?.(out, { pixelDataTag: px?.tag, transferSyntaxUID: outputSyntax(ts, decode !== undefined) });
     headerBytes = encodeHeaderDataSet(out);
   } catch (e) {
     await inflater?.close();
@@ -516,7 +536,7 @@ export async function openRewrite(source: ByteSource, options: RewriteOptions): 
     throw new DcmsafeError('PART10_BAD_META', `${name}: no SOP ${sopClassUID ? 'Instance' : 'Class'} UID in the data set or the File Meta Information`, { file: name });
   }
   const reencoded = !ts.explicitVR || !ts.littleEndian;
-  const transferSyntaxUID = reencoded || ts.deflated || decode ? EXPLICIT_VR_LITTLE_ENDIAN : ts.uid;
+  const transferSyntaxUID = outputSyntax(ts, decode !== undefined);
 
   let started = false;
   const body = async function* (): AsyncGenerator<Buffer> {
@@ -539,7 +559,7 @@ export async function openRewrite(source: ByteSource, options: RewriteOptions): 
         else yield* streamValue(tape, px.length, syntax.littleEndian ? 1 : swapUnit(vr));
         if (odd) yield PAD_BYTE;
       }
-      if (!reencoded) {
+      if (!reencoded && !options.transformTrailing) {
         // Explicit VR little endian after the pixel data: the rest is copied as it is.
         while (!(await tape.atEnd())) yield await tape.readSome(STREAM_CHUNK);
         return;
@@ -547,7 +567,8 @@ export async function openRewrite(source: ByteSource, options: RewriteOptions): 
       // Implicit VR or big endian: elements after the pixel data (padding, signatures) re-encoded.
       const trailing = new DataSet(syntax, original, tape.position);
       await parseHeld(tape, trailing, limits, false);
-      if (trailing.elements.size > 0) yield encodeHeaderDataSet(dataSetToExplicitLE(trailing));
+      const trailingOut = options.transformTrailing ? options.transformTrailing(dataSetToExplicitLE(trailing)) : dataSetToExplicitLE(trailing);
+      if (trailingOut.elements.size > 0) yield encodeHeaderDataSet(trailingOut);
     } finally {
       await inflater?.close();
     }
@@ -567,6 +588,9 @@ export async function openRewrite(source: ByteSource, options: RewriteOptions): 
       if (started) throw new DcmsafeError('INTERNAL', `${name}: a streamed rewrite can be read only once`, { file: name });
       yield encodeFileMeta({ sopClassUID, sopInstanceUID, transferSyntaxUID });
       yield* body();
+    },
+    discard: async () => {
+      if (!started) await inflater?.close();
     },
   };
 }
