@@ -14,7 +14,7 @@
 import type { FileReport, Finding, PatientReport, SignerReport, VerifyReport } from '../pipelines/verify-report.js';
 import { renderTemplate } from '../util/template.js';
 import {
-  VERDICT_WORDS,
+  verdictWords,
   commonName,
   describeSigner,
   dicomdirWords,
@@ -196,10 +196,10 @@ export function renderHtmlReport(r: VerifyReport): string {
   const tool = `${r.tool.name} ${r.tool.version}`;
   return renderTemplate(REPORT_TEMPLATE, {
     generator: escapeHtml(tool),
-    title: escapeHtml(`${VERDICT_WORDS[r.verdict]}: DICOM medium ${label}`),
+    title: escapeHtml(`${verdictWords(r)}: DICOM medium ${label}`),
     heading: `DICOM medium verification: ${val(label)}`,
     verdictClass: VERDICT_CLASS[r.verdict],
-    verdictWord: escapeHtml(VERDICT_WORDS[r.verdict]),
+    verdictWord: escapeHtml(verdictWords(r)),
     verdictSentence: capitalize(verdictSentence(r, val)),
     policyLine: escapeHtml(policyLine),
     signers: signersSection(r),

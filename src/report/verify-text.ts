@@ -182,8 +182,13 @@ export function verdictSentence(r: VerifyReport, mark: Mark = visible): string {
       if (r.signers.length === 0) return 'every signature on the medium is trusted.';
       return `signed by ${r.signers.length} signers, each listed below.`;
     }
-    case 'intact-unsigned':
+    case 'intact-unsigned': {
+      const { signed, files } = dicomSigned(r);
+      if (signed > 0) {
+        return `partly signed: ${signed} of ${files} DICOM files carry a valid DICOM signature, but not every file is covered whole by a trusted one, so where the medium came from is not proven.`;
+      }
       return 'the files are readable and consistent, but nothing proves where they came from.';
+    }
     case 'problems': {
       const n = problemCount(r);
       return n ? `${plural(n, 'problem')} found; do not import without checking.` : 'do not import without checking.';
@@ -193,9 +198,20 @@ export function verdictSentence(r: VerifyReport, mark: Mark = visible): string {
   }
 }
 
+/** Plain DICOM files, and how many carry a valid DICOM signature (PS3.15 Annex C), whatever its trust. */
+function dicomSigned(r: VerifyReport): { signed: number; files: number } {
+  const files = r.files.filter((f) => f.kind === 'dicom');
+  return { signed: files.filter((f) => f.dicomSignatures?.some((s) => s.valid)).length, files: files.length };
+}
+
+/** The verdict in capitals; an intact medium partly signed inside its data sets says so. */
+export function verdictWords(r: VerifyReport): string {
+  return r.verdict === 'intact-unsigned' && dicomSigned(r).signed > 0 ? 'INTACT, PARTLY SIGNED' : VERDICT_WORDS[r.verdict];
+}
+
 /** `VERDICT — sentence`, unwrapped. */
 export function headline(r: VerifyReport, mark: Mark = visible): string {
-  return `${VERDICT_WORDS[r.verdict]} — ${verdictSentence(r, mark)}`;
+  return `${verdictWords(r)} — ${verdictSentence(r, mark)}`;
 }
 
 /** A warning under a good verdict that the chosen policy still rejects the medium; undefined otherwise. */

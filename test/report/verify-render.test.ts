@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LINE_WIDTH, dnAttribute, formatPersonName, formatVerifyReport, visible, wrap } from '../../src/report/verify-text.js';
+import { LINE_WIDTH, dnAttribute, formatPersonName, formatVerifyReport, verdictSentence, visible, wrap } from '../../src/report/verify-text.js';
 import { REPORT_SCHEMA_VERSION, type Finding, type SignerReport, type VerifyReport } from '../../src/pipelines/verify-report.js';
 import { escapeHtml, renderHtmlReport } from '../../src/report/html.js';
 import { hasTool, run, tempDir } from '../helpers/env.js';
@@ -160,6 +160,15 @@ const ALL: Array<[string, VerifyReport]> = [
 const lines = (r: VerifyReport): string[] => formatVerifyReport(r).split('\n');
 
 describe('verification report as text', () => {
+  it('says "partly signed" when some plain files carry valid DICOM signatures but the medium is not proven', () => {
+    const sig = { valid: true, trust: 'untrusted-chain', coveredTags: ['(0008,0018)'], coversPixelData: false, uncoveredTags: ['(7FE0,0010)'] };
+    const partly: VerifyReport = { ...intact, files: intact.files.map((f, i) => (i === 1 ? { ...f, dicomSignatures: [sig] } : f)) };
+    expect(verdictSentence(partly)).toBe('partly signed: 1 of 3 DICOM files carry a valid DICOM signature, but not every file is covered whole by a trusted one, so where the medium came from is not proven.');
+    expect(verdictSentence(intact)).toBe('the files are readable and consistent, but nothing proves where they came from.');
+    expect(lines(partly)[0]).toMatch(/^INTACT, PARTLY SIGNED — partly signed: 1 of 3/);
+    expect(renderHtmlReport(partly)).toContain('INTACT, PARTLY SIGNED');
+  });
+
   it('starts with the verdict and the signer in plain words', () => {
     expect(lines(trusted).slice(0, 2)).toEqual(['TRUSTED — Signed by Outside Hospital Radiology Media (O=Outside Hospital);', '  trusted through Outside Hospital Root CA.']);
     expect(lines(intact).slice(0, 2)).toEqual(['INTACT, NOT SIGNED — the files are readable and consistent,', '  but nothing proves where they came from.']);
