@@ -10,6 +10,7 @@ import { DcmsafeError } from '../../src/errors/index.js';
 import { DataSet } from '../../src/dicom/dataset.js';
 import { ReaderByteSource } from '../../src/dicom/part10/byte-source.js';
 import { buildDataSet, ELE, encodePart10, makeElement } from '../../src/dicom/part10/writer.js';
+import { canonicalDataSet, canonicalValue } from '../../src/dicom/signature/canonical.js';
 import { MAC_ALGORITHMS, macElement, type MacAlgorithm } from '../../src/dicom/signature/mac.js';
 import { openSigned, signatureDateTime, type DicomSigner } from '../../src/dicom/signature/sign.js';
 import { checkDicomSignatures, parseDateTime } from '../../src/dicom/signature/verify.js';
@@ -169,6 +170,113 @@ describe('signing and checking', () => {
     const at = signed.indexOf(Buffer.from('e07f10004f42', 'hex')) + 12;
     signed.writeUInt8(signed.readUInt8(at + 3) ^ 0xff, at + 3);
     expect((await check(signed)).signatures[0]?.problem?.kind).toBe('mismatch');
+  });
+});
+
+describe('canonical string values (PS3.5 §6.2, Table 6.2-1)', () => {
+  const b = (text: string): Buffer => Buffer.from(text, 'latin1');
+  const canon = (text: string, vr: Parameters<typeof canonicalValue>[1], charsets: string[] = []): string => canonicalValue(b(text), vr, charsets).toString('latin1');
+
+  it.each(['AE', 'CS', 'DS', 'IS', 'LO', 'PN', 'SH'] as const)('%s: leading and trailing spaces of each value go, one space pads to even length', (vr) => {
+    expect(canon('  AB  ', vr)).toBe('AB');
+    expect(canon(' ABC ', vr)).toBe('ABC ');
+    expect(canon('A B', vr)).toBe('A B '); // embedded spaces are significant
+    expect(canon(' A \\ B\\C  ', vr)).toBe('A\\B\\C ');
+  });
+
+  it.each(['AS', 'DA', 'DT', 'TM', 'UC'] as const)('%s: trailing spaces of each value go, leading ones stay', (vr) => {
+    expect(canon('20250101  ', vr)).toBe('20250101');
+    expect(canon(' 1 \\2  ', vr)).toBe(' 1\\2');
+    expect(canon(' 1 \\23 ', vr)).toBe(' 1\\23 ');
+  });
+
+  it.each(['LT', 'ST', 'UT', 'UR'] as const)('%s: one value, backslash is text: trailing spaces go, leading ones stay', (vr) => {
+    expect(canon('  line one \\ two    ', vr)).toBe('  line one \\ two');
+    expect(canon('/dos/A' + ' '.repeat(250), vr)).toBe('/dos/A');
+  });
+
+  it('the cases dcmtk reads differently from the bytes as stored', () => {
+    expect(canon('DERIVED \\SECONDARY\\OTHER  ', 'CS')).toBe('DERIVED\\SECONDARY\\OTHER ');
+    expect(canon('*NO INFO NO INFO*      NO INFO          ', 'LO')).toBe('*NO INFO NO INFO*      NO INFO'); // 40 bytes read as 30 by dcmtk
+  });
+
+  it('all-space values become empty', () => {
+    for (const vr of ['SH', 'CS', 'LO', 'PN', 'DA', 'LT', 'UT'] as const) expect(canonicalValue(b('  '), vr).length, vr).toBe(0);
+    expect(canon('  \\  ', 'CS')).toBe('\\ '); // two empty values
+    expect(canon('', 'LO')).toBe('');
+  });
+
+  it('UI: trailing NULs go, one NUL pads to even length; spaces are not UI padding', () => {
+    expect(canonicalValue(b('1.2.3\0\0\0'), 'UI').toString('latin1')).toBe('1.2.3\0');
+    expect(canonicalValue(b('1.2.34\0\0'), 'UI').toString('latin1')).toBe('1.2.34');
+    expect(canonicalValue(b('1.2\\1.3\0'), 'UI').toString('latin1')).toBe('1.2\\1.3\0');
+  });
+
+  it('binary VRs and UN are untouched; canonical values come back as the same buffer', () => {
+    for (const vr of ['OB', 'OW', 'UN', 'US', 'UL', 'FD', 'AT', 'SQ'] as const) {
+      const v = b('  \\ \0\0  ');
+      expect(canonicalValue(v, vr), vr).toBe(v);
+    }
+    const v = b('ABC ');
+    expect(canonicalValue(v, 'CS')).toBe(v);
+  });
+
+  it('does not split character set dependent values where 5CH can be part of a character', () => {
+    const gbk = Buffer.concat([b(' '), Buffer.from([0x81, 0x5c]), b(' X  ')]); // 81 5C is one GBK character
+    expect(canonicalValue(gbk, 'LO', ['GBK']).toString('hex')).toBe(Buffer.concat([b(' '), Buffer.from([0x81, 0x5c]), b(' X ')]).toString('hex'));
+    expect(canonicalValue(gbk, 'LO', ['ISO 2022 IR 6', 'ISO 2022 IR 87']).length).toBe(6);
+    expect(canonicalValue(gbk, 'CS', ['GBK']).toString('latin1')).toBe('\x81\\X '); // CS is not character set dependent
+    expect(canonicalValue(b(' A \\ B '), 'LO', ['ISO_IR 192']).toString('latin1')).toBe('A\\B ');
+  });
+
+  it('walks sequence items at every depth, inheriting their character set, and leaves the input alone', () => {
+    const inner = new DataSet(ELE);
+    inner.set(makeElement(0x00080100, 'SH', b(' 121  ')));
+    inner.set(makeElement(0x00081155, 'UI', b('1.2.3\0\0\0')));
+    const item = new DataSet(ELE);
+    item.set(makeElement(0x00080104, 'LO', b('  Meaning   ')));
+    item.set(makeElement(0x00400260, 'SQ', [inner]));
+    const ds = new DataSet(ELE);
+    ds.set(makeElement(T.SpecificCharacterSet, 'CS', b('GBK ')));
+    ds.set(makeElement(T.ImageType, 'CS', b('ORIGINAL \\PRIMARY   ')));
+    ds.set(makeElement(0x00091010, 'UN', b('  \0\0')));
+    ds.set(makeElement(T.PixelData, 'OB', b('    ')));
+    ds.set(makeElement(0x00400275, 'SQ', [item]));
+    const out = canonicalDataSet(ds);
+    expect(out.bytes(T.ImageType)?.toString('latin1')).toBe('ORIGINAL\\PRIMARY');
+    expect(out.get(T.ImageType)?.length).toBe(16);
+    expect(out.get(0x00091010)?.value?.toString('latin1')).toBe('  \0\0');
+    expect(out.get(T.PixelData)?.value?.toString('latin1')).toBe('    ');
+    const [outItem] = out.items(0x00400275);
+    expect(outItem?.get(0x00080104)?.value?.toString('latin1')).toBe('  Meaning'.padEnd(10, ' ')); // LO under GBK: trailing only
+    expect(outItem?.charsets()).toEqual(['GBK']);
+    const [outInner] = outItem?.items(0x00400260) ?? [];
+    expect(outInner?.get(0x00080100)?.value?.toString('latin1')).toBe(' 121'); // SH under GBK: trailing only
+    expect(outInner?.get(0x00081155)?.value?.toString('latin1')).toBe('1.2.3\0');
+    // The input is not changed.
+    expect(ds.get(T.ImageType)?.value?.toString('latin1')).toBe('ORIGINAL \\PRIMARY   ');
+    expect(inner.get(0x00080100)?.value?.toString('latin1')).toBe(' 121  ');
+  });
+
+  it('the signer writes and signs the canonical values; the file checks, and signing again changes nothing', async () => {
+    const item = new DataSet(ELE);
+    item.set(makeElement(0x00080100, 'SH', b('  121 ')));
+    const ds = buildDataSet([
+      [T.SOPClassUID, 'UI', SOP_CLASS],
+      [T.SOPInstanceUID, 'UI', SOP_INSTANCE],
+      [T.ImageType, 'CS', b('DERIVED \\SECONDARY\\OTHER  ')],
+      [T.PatientName, 'PN', b('Doe^Jane    ')],
+      [0x00102160, 'SH', b('  ')],
+      [0x00400260, 'SQ', [item]],
+      [T.PixelData, 'OB', Buffer.from([...Array(16).keys()])],
+    ]);
+    const signed = await sign(encodePart10({ sopClassUID: SOP_CLASS, sopInstanceUID: SOP_INSTANCE }, ds));
+    expect(signed.includes(b('DERIVED\\SECONDARY\\OTHER '))).toBe(true);
+    expect(signed.includes(b('Doe^Jane    '))).toBe(false);
+    expect(signed.includes(Buffer.concat([Buffer.from('10006021534800', 'hex'), Buffer.from([0])]))).toBe(true); // (0010,2160) SH, length 0
+    expect(signed.includes(b('  121 '))).toBe(false);
+    const [s] = (await check(signed)).signatures;
+    expect(s?.valid, s?.problem?.message).toBe(true);
   });
 });
 

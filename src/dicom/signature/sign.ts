@@ -7,6 +7,14 @@
  * (FFFA,FFFA) item goes last. Data Set Trailing Padding is dropped; signatures already there are kept
  * and the new item is added after them, with a MAC ID Number of its own.
  *
+ * String values are written in their canonical encoding (canonical.ts): padding PS3.5 §6.2 (Table
+ * 6.2-1) calls insignificant is removed and each value padded to even length with one space (one NUL
+ * for UI), at the top level and in sequence items, before the MAC is computed and the file written.
+ * The signer attests to an encoding every verifier reads the same: a reader that normalises values as
+ * it reads them (dcmtk drops all trailing padding of a string value, e.g. a CS of 26 bytes ending in
+ * three spaces is read as 24 bytes) would otherwise compute another MAC than one over the padding as
+ * stored in the source. Only files being signed are changed so; values of VR UN are left as they are.
+ *
  * Every profile signs every top-level element (a superset of what C.2 and C.3 require). The Creator
  * and Authorization profiles add a Digital Signature Purpose Code (ASTM E1762): "Source Signature"
  * for the creator of the instances, "Verification Signature" for an approving person.
@@ -25,6 +33,7 @@ import { encodeHeaderDataSet, openRewrite } from '../reconcile/rewrite.js';
 import type { Tag } from '../tag.js';
 import { T } from '../tags.js';
 import { digestInfo, MAC_PARAMETERS_SEQUENCE, macSignatureItem, newMacHash, signableElement, type MacAlgorithm } from './mac.js';
+import { canonicalElement, canonicaliseInPlace } from './canonical.js';
 import { macThroughBody } from './stream.js';
 
 export type SignatureProfile = 'base' | 'creator' | 'authorization';
@@ -127,6 +136,8 @@ export async function openSigned(source: ByteSource, options: SignOptions): Prom
       earlier = ds.items(T.DigitalSignaturesSequence);
       ds.delete(T.DigitalSignaturesSequence);
       ds.delete(T.DataSetTrailingPadding);
+      // What is signed and written is the canonical encoding of the string values (canonical.ts).
+      canonicaliseInPlace(ds);
       const existing = ds.get(MAC_PARAMETERS_SEQUENCE)?.items ?? [];
       macId = existing.reduce((n, item) => Math.max(n, (item.uint16(TAG.MACIDNumber) ?? -1) + 1), 0);
       if (macId > 0xffff) throw new DcmsafeError('USAGE', `${options.name}: no MAC ID Number left`, { file: options.name });
@@ -150,6 +161,9 @@ export async function openSigned(source: ByteSource, options: SignOptions): Prom
   const hash = newMacHash(signer.algorithm);
   const target = { covers: (tag: Tag) => signed.has(tag), update: (b: Buffer) => void hash.update(b) };
 
+  const prepareTrailing = (tail: DataSet): void => {
+    for (const el of tail.sorted()) if (el.tag !== T.DigitalSignaturesSequence) tail.set(canonicalElement(el, tail));
+  };
   const trailing = (tail: DataSet): Buffer => {
     tail.delete(T.DataSetTrailingPadding);
     const purpose = PROFILE_PURPOSE[signer.profile];
@@ -180,7 +194,7 @@ export async function openSigned(source: ByteSource, options: SignOptions): Prom
     part10: async function* () {
       if (!header) throw new DcmsafeError('INTERNAL', `${options.name}: header not finalized`, { file: options.name });
       yield encodeFileMeta({ sopClassUID: rewrite.sopClassUID, sopInstanceUID: rewrite.sopInstanceUID, transferSyntaxUID: rewrite.transferSyntaxUID });
-      yield* macThroughBody(rewrite.dataSet, { header, headerLength, name: options.name, trailing }, [target]);
+      yield* macThroughBody(rewrite.dataSet, { header, headerLength, name: options.name, prepareTrailing, trailing }, [target]);
     },
   };
 }

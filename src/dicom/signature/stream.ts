@@ -27,6 +27,8 @@ export interface BodyWalk {
   readonly headerLength: number;
   /** Name of the input in messages. */
   readonly name: string;
+  /** Changes the elements after the pixel data as read before any of them is hashed (the signer's canonical encoding). */
+  readonly prepareTrailing?: (trailing: DataSet) => void;
   /** Elements after the pixel data (as read); returns the bytes to write in their place. */
   readonly trailing: (trailing: DataSet) => Buffer;
 }
@@ -86,6 +88,7 @@ export async function* macThroughBody(body: AsyncIterable<Buffer>, walk: BodyWal
   if (!(await src.atEnd())) {
     const parser = new DataSetParser(src, DEFAULT_LIMITS);
     await parser.parse(trailing, { stopAtPixelData: false });
+    walk.prepareTrailing?.(trailing);
     for (const el of trailing.sorted()) {
       if (el.bulk && el.tag !== 0xfffcfffc) {
         throw new DcmsafeError('PART10_LIMIT', `${walk.name}: element ${formatTag(el.tag)} after the pixel data is too large to hold`, { file: walk.name, tag: formatTag(el.tag) });
