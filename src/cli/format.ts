@@ -32,6 +32,10 @@ export function formatCreateSummary(s: CreateSummary): string {
     for (const r of sec.recipients) out.push(r.kind === 'password' ? `    a password (${r.kdf}, ${r.iterations} iterations)` : `    ${r.subject} (${r.keyTransport})`);
     if (sec.legacy.length) out.push(`  Legacy algorithms on request: ${sec.legacy.join(', ')} (weak; only for old readers)`);
   }
+  if (s.dicomSignature) {
+    const d = s.dicomSignature;
+    out.push(`  DICOM digital signature in every instance (PS3.15 Annex C, ${d.profile} profile, MAC ${d.macAlgorithm}) by ${d.signer}`);
+  }
   if (s.deidentification) {
     const d = s.deidentification;
     out.push(`  De-identified: ${d.profile}${d.options.length ? ` with ${d.options.join(', ')}` : ''}; ${plural(d.patients, 'patient')} pseudonymized, ${plural(d.uidsReplaced, 'UID')} replaced`);

@@ -23,6 +23,7 @@ import { planZip } from '../media/zip/writer.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { systemRandom, type Random } from '../util/random.js';
 import { nameBasedUid } from '../util/uid.js';
+import { describeCertificate } from '../security/pki/certificates.js';
 import { summarize, type CreateSummary, type VolumeSummary } from './create-summary.js';
 import { collectInputs } from './inputs.js';
 import { deidentifyInputs, type DeidentifyRequest } from './deidentify-inputs.js';
@@ -202,6 +203,7 @@ async function createMediaFrom(options: CreateOptions, staging: string | undefin
       ...(plans.length > 1 ? { volumeLabel: `${MEDIA_NAMES[options.media]} ${i + 1} of ${plans.length}` } : {}),
       ...(secureFor ? { secureFor } : {}),
       ...(security?.signer ? { signedBy: security.signer.subject } : {}),
+      ...(options.dicomSignature ? { dicomSignedBy: describeCertificate(options.dicomSignature.certificate).subject } : {}),
     };
     const { files: mediaFiles, description } = await volumeFiles(plan, sizes, vctx);
     const out = outputs[i] as string;
@@ -231,7 +233,9 @@ async function createMediaFrom(options: CreateOptions, staging: string | undefin
     }
   }
   emit({ type: 'done', outputs: volumes.map((v) => v.output) });
-  const summary = summarize({ plan: whole, profile, media: options.media, volumes, ignoredInputs: ignored, ...(security ? { security } : {}) });
+  const signed = summarize({ plan: whole, profile, media: options.media, volumes, ignoredInputs: ignored, ...(security ? { security } : {}) });
+  const ds = options.dicomSignature;
+  const summary: CreateSummary = ds ? { ...signed, dicomSignature: { signer: describeCertificate(ds.certificate).subject, profile: ds.profile, macAlgorithm: ds.algorithm } } : signed;
   return deidentified ? withDeidentification(summary, deidentified) : summary;
 }
 

@@ -76,6 +76,8 @@ export interface CreateSummary {
   readonly skipped: FileSetPlan['skipped'];
   readonly unreadable: FileSetPlan['unreadable'];
   readonly ignoredInputs: Array<{ path: string; reason: string }>;
+  /** Present when every instance was signed inside its data set (create --dicom-signature, PS3.15 Annex C). */
+  readonly dicomSignature?: { readonly signer: string; readonly profile: string; readonly macAlgorithm: string };
   /** Present on de-identified media (create --deidentify, PS3.15 Annex E). */
   readonly deidentification?: DeidentificationSummary;
   /** Reader warnings per input file (tolerated deviations), e.g. missing group length. */

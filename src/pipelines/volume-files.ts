@@ -105,6 +105,8 @@ export interface VolumeContext extends ProtectContext {
   /** Who can open secure media, for README.TXT and INDEX.HTM. */
   readonly secureFor?: readonly string[];
   readonly signedBy?: string;
+  /** The signer of the DICOM Digital Signatures in every instance of plain media (PS3.15 Annex C). */
+  readonly dicomSignedBy?: string;
 }
 
 export interface VolumeFiles {
@@ -128,6 +130,7 @@ export async function volumeFiles(plan: FileSetPlan, sizes: ReadonlyMap<string, 
     studies: ctx.security ? [] : describeStudies(plan),
     ...(ctx.secureFor ? { secureFor: ctx.secureFor } : {}),
     ...(ctx.signedBy ? { signedBy: ctx.signedBy } : {}),
+    ...(ctx.dicomSignedBy ? { dicomSignedBy: ctx.dicomSignedBy } : {}),
   };
   const files: MediaFile[] = [
     memoryFile(['DICOMDIR'], dicomdir),

@@ -80,6 +80,19 @@ describeWithTools(['dcmsign'], 'DICOM digital signatures against dcmtk dcmsign',
     }
   }, 600_000);
 
+  it('README.TXT and INDEX.HTM of signed media say who signed every instance (and no longer "not signed")', () => {
+    const folder = media['samples-creator'] as string;
+    const readme = readFileSync(path.join(folder, 'README.TXT'), 'latin1');
+    expect(readme).toContain('Every DICOM file carries a DICOM digital signature (PS3.15 Annex C) by');
+    expect(readme).toContain('media signer');
+    expect(readme).not.toContain('This medium is not signed');
+    expect(readFileSync(path.join(folder, 'INDEX.HTM'), 'utf8')).toContain('DICOM digital signature (PS3.15 Annex C) by');
+    const out = path.join(dir, 'summary-json');
+    const r = dcmsafe(['create', samples, '--media', 'folder', '--out', out, ...signArgs(), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).dicomSignature).toMatchObject({ profile: 'base', macAlgorithm: 'SHA256' });
+  });
+
   for (const source of ['samples', 'corpus'] as const) {
     for (const profile of PROFILES) {
       it(`dcmsign verifies every instance of ${source} media signed with the ${profile} profile`, () => {

@@ -34,6 +34,8 @@ export interface VolumeDescription {
   /** Secure media: who can open it (certificate subjects, "a password"). */
   readonly secureFor?: readonly string[];
   readonly signedBy?: string;
+  /** Plain media whose instances carry a DICOM Digital Signature (PS3.15 Annex C): its signer. */
+  readonly dicomSignedBy?: string;
 }
 
 /** README.TXT must be readable anywhere: non-ASCII letters are transliterated where possible, else "?". */
@@ -103,9 +105,10 @@ export function readmeTxt(v: VolumeDescription): Buffer {
     howToView: secure
       ? 'Use a DICOM viewer or importer that reads encrypted DICOM media (PS3.15 Annex D.1) with the key or\npassword above, or: dcmsafe verify <this medium> --password-file <file> --extract <folder>'
       : 'Open DICOMDIR with any DICOM viewer (most hospital and free viewers read DICOM CDs, DVDs and USB sticks).',
-    howToVerify: secure
-      ? 'dcmsafe verify <this medium> --trust <certificates of the sender> checks every signature and says who signed.'
-      : 'This medium is not signed. dcmsafe verify <this medium> checks that the DICOMDIR and the files agree.',
+    howToVerify:
+      secure || v.dicomSignedBy
+        ? `${v.dicomSignedBy ? `Every DICOM file carries a DICOM digital signature (PS3.15 Annex C) by ${v.dicomSignedBy}.\n` : ''}dcmsafe verify <this medium> --trust <certificates of the sender> checks every signature and says who signed.`
+        : 'This medium is not signed. dcmsafe verify <this medium> checks that the DICOMDIR and the files agree.',
   });
   return Buffer.from(toAscii(text).replace(/\n/g, '\r\n'), 'ascii');
 }
@@ -131,7 +134,13 @@ export function indexHtm(v: VolumeDescription): Buffer {
           s.series.map((se) => `${se.modality} ${se.seriesNumber} (${se.instances})`).join(', '),
         )}</td></tr>`,
     );
-    body = ['<table border="1">', '<tr><th>Patient</th><th>Patient ID</th><th>Born</th><th>Study date</th><th>Study</th><th>Series (files)</th></tr>', ...rows, '</table>'].join('\n');
+    body = [
+      '<table border="1">',
+      '<tr><th>Patient</th><th>Patient ID</th><th>Born</th><th>Study date</th><th>Study</th><th>Series (files)</th></tr>',
+      ...rows,
+      '</table>',
+      ...(v.dicomSignedBy ? [`<p>Every DICOM file carries a DICOM digital signature (PS3.15 Annex C) by ${escapeXml(v.dicomSignedBy)}.</p>`] : []),
+    ].join('\n');
   }
   const c = Object.fromEntries(Object.entries(common(v)).map(([k, val]) => [k, escapeXml(val)]));
   return Buffer.from(renderTemplate('pdi-index.htm', { ...c, body }).replace(/\n/g, '\r\n'), 'utf8');
