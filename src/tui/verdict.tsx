@@ -9,7 +9,7 @@
  */
 import { Box, Text } from 'ink';
 import type { ReactNode } from 'react';
-import { describeSigner, findingsBySeverity, formatDate, formatPersonName, plural, policyWarning, verdictSentence, visible, wrap } from '../report/verify-text.js';
+import { describeSigner, findingsBySeverity, formatDate, formatPersonName, plural, policyWarning, verdictSentence, verdictWords, visible, wrap } from '../report/verify-text.js';
 import type { Finding, PatientReport, Severity, SignerReport, Verdict, VerifyReport } from '../pipelines/verify-report.js';
 import { fit, SelectList, tint, WIDTH } from './components.js';
 
@@ -39,7 +39,9 @@ export function verdictText(r: VerifyReport): string {
       return `signed by ${r.signers.length} trusted signers, nothing changed`;
     }
     case 'intact-unsigned':
-      return 'nothing shows it was changed, but its origin is not proven';
+      return verdictWords(r) === 'INTACT, PARTLY SIGNED'
+        ? 'not every file is validly signed: origin not proven'
+        : 'nothing shows it was changed, but its origin is not proven';
     case 'problems':
       return verdictSentence(r).replace(/\.$/, '');
     case 'unreadable':
@@ -50,7 +52,8 @@ export function verdictText(r: VerifyReport): string {
 /** `✔ TRUSTED: signed by …, nothing changed`, `! UNSIGNED: …`, `✖ PROBLEMS: …`, `✖ UNREADABLE: …`. */
 export function verdictHeadline(r: VerifyReport): string {
   const m = VERDICT_MARKS[r.verdict];
-  return `${m.symbol} ${m.word}: ${verdictText(r)}`;
+  const word = r.verdict === 'intact-unsigned' && verdictWords(r) === 'INTACT, PARTLY SIGNED' ? 'PARTLY SIGNED' : m.word;
+  return `${m.symbol} ${word}: ${verdictText(r)}`;
 }
 
 /** One finding on one line: symbol, code, file and message, cut to `width`. */

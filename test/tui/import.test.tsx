@@ -237,6 +237,14 @@ describe('import flow: the medium and the verdict', () => {
     for (const text of ['! UNSIGNED: nothing shows it was changed, but its origin is not proven', 'Findings: ✖ 0 errors, ! 1 warning, i 0 notes', '! PLAIN_MEDIA']) expect(frame).toContain(text);
   });
 
+  it('a medium only partly signed inside its data sets says PARTLY SIGNED, not trusted', async () => {
+    const sig = { valid: true, trust: 'untrusted-chain', coveredTags: ['(0008,0018)'], coversPixelData: false, uncoveredTags: [] };
+    const partly = { ...UNSIGNED, files: [{ path: 'DICOM/IM1', kind: 'dicom' as const, status: 'ok', size: 10, dicomSignatures: [sig] }, { path: 'DICOM/IM2', kind: 'dicom' as const, status: 'ok', size: 10 }] };
+    const frame = await toVerdict(start({ verifyReport: partly }));
+    expect(frame).toContain('! PARTLY SIGNED: not every file is validly signed: origin not proven');
+    expect(frame).not.toContain('TRUSTED');
+  });
+
   it('a medium with problems: the verdict, counts by severity and the first findings; f lists them all', async () => {
     const r = start({ verifyReport: PROBLEMS });
     let frame = await toVerdict(r);
