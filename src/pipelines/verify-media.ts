@@ -519,44 +519,29 @@ function patientsOf(files: Checked[]): PatientReport[] {
   return [...patients.values()].map((p) => p.report);
 }
 
+/** Every signature of the medium, CMS (secure files) and DICOM (PS3.15 Annex C, plain files), as one signer per certificate and trust status. */
 function signerReports(files: Checked[]): SignerReport[] {
+  type Signed = { certificate?: Buffer; trust?: { status: string; chain: Array<{ subject: string }>; reasons: string[] }; signingTime?: Date };
+  const signatures: Signed[] = files.flatMap((c) => [
+    ...(c.judged?.signers ?? []).map((s): Signed => ({ certificate: s.cms.signerCertificate, trust: s.trust, signingTime: s.cms.signingTime })),
+    // A DICOM signature whose trust could not be judged (unreadable certificate) names no signer.
+    ...(c.dicomSignatures?.signatures ?? []).filter((s) => s.trust).map((s): Signed => ({ certificate: s.check.certificate, trust: s.trust, signingTime: s.check.signingTime })),
+  ]);
   const bySigner = new Map<string, SignerReport & { files: number; signingTimes: { first?: string; last?: string } }>();
-  for (const c of files) {
-    for (const s of c.judged?.signers ?? []) {
-      const cert = s.cms.signerCertificate;
-      if (!cert) continue;
-      const d = describeCertificate(cert);
-      const key = `${d.fingerprintSha256}|${s.trust?.status ?? ''}`;
-      let r = bySigner.get(key);
-      if (!r) {
-        r = { subject: d.subject, issuer: d.issuer, serialNumber: d.serialNumber, status: s.trust?.status ?? 'unknown', chain: s.trust?.chain.map((x) => x.subject) ?? [], signingTimes: {}, files: 0, reasons: s.trust?.reasons ?? [] };
-        bySigner.set(key, r);
-      }
-      r.files++;
-      const t = s.cms.signingTime?.toISOString();
-      if (t) {
-        if (!r.signingTimes.first || t < r.signingTimes.first) r.signingTimes.first = t;
-        if (!r.signingTimes.last || t > r.signingTimes.last) r.signingTimes.last = t;
-      }
+  for (const s of signatures) {
+    if (!s.certificate) continue;
+    const d = describeCertificate(s.certificate);
+    const key = `${d.fingerprintSha256}|${s.trust?.status ?? ''}`;
+    let r = bySigner.get(key);
+    if (!r) {
+      r = { subject: d.subject, issuer: d.issuer, serialNumber: d.serialNumber, status: s.trust?.status ?? 'unknown', chain: s.trust?.chain.map((x) => x.subject) ?? [], signingTimes: {}, files: 0, reasons: s.trust?.reasons ?? [] };
+      bySigner.set(key, r);
     }
-  }
-  for (const c of files) {
-    for (const s of c.dicomSignatures?.signatures ?? []) {
-      const cert = s.check.certificate;
-      if (!cert || !s.trust) continue;
-      const d = describeCertificate(cert);
-      const key = `${d.fingerprintSha256}|${s.trust.status}`;
-      let r = bySigner.get(key);
-      if (!r) {
-        r = { subject: d.subject, issuer: d.issuer, serialNumber: d.serialNumber, status: s.trust.status, chain: s.trust.chain.map((x) => x.subject), signingTimes: {}, files: 0, reasons: s.trust.reasons };
-        bySigner.set(key, r);
-      }
-      r.files++;
-      const t = s.check.signingTime?.toISOString();
-      if (t) {
-        if (!r.signingTimes.first || t < r.signingTimes.first) r.signingTimes.first = t;
-        if (!r.signingTimes.last || t > r.signingTimes.last) r.signingTimes.last = t;
-      }
+    r.files++;
+    const t = s.signingTime?.toISOString();
+    if (t) {
+      if (!r.signingTimes.first || t < r.signingTimes.first) r.signingTimes.first = t;
+      if (!r.signingTimes.last || t > r.signingTimes.last) r.signingTimes.last = t;
     }
   }
   return [...bySigner.values()];
