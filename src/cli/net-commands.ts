@@ -6,15 +6,16 @@
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { EXIT } from '../errors/index.js';
-import { echo, openStoreSession } from '../net/client.js';
+import { echo } from '../net/client.js';
+import { importAudited } from '../app/import.js';
 import { DEFAULT_CALLING_AE, describePeer, peerOptions, usage, type Opts } from '../app/peers.js';
 import type { LocalIdentity } from '../dicom/reconcile/index.js';
-import { importMedia, type ImportEvent, type ImportReport } from '../pipelines/import-media.js';
+import type { ImportEvent, ImportReport } from '../pipelines/import-media.js';
 import { loadReconcileMap } from '../pipelines/reconcile-map.js';
 import type { Policy } from '../pipelines/verify-report.js';
 import { clockFromEnvironment } from '../util/clock.js';
 import { addVerifyOptions, resolveKeys, resolveTrust, verifyFlags } from './verify-options.js';
-import { auditImport, auditNodeRefused, ImportAudit } from '../audit/events.js';
+import { auditNodeRefused } from '../audit/events.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { Config } from '../config/config.js';
 import { isDcmsafeError } from '../errors/index.js';
@@ -210,12 +211,9 @@ Exit codes: 0 everything stored, 1 some instances withheld by the verification, 
       const flags = verifyFlags(opts);
       if (flags.trust?.length === 0) flags.trust = [...config.trust];
       const { trail } = await ctx.run();
-      const collected = new ImportAudit(() => new Date());
-      const report = await importMedia({
+      const report = await importAudited(trail, peer, {
         media,
         verify: { trust: await resolveTrust(flags), keys: await resolveKeys(flags), policy: opts.policy as Policy },
-        destination: { host: peer.host, port: peer.port, calledAE: peer.calledAE },
-        openSession: (contexts) => openStoreSession({ ...peer, contexts }),
         ...(local ? { local } : {}),
         ...(map ? { map } : {}),
         allowUntrusted: opts.allowUntrusted === true,
@@ -225,16 +223,8 @@ Exit codes: 0 everything stored, 1 some instances withheld by the verification, 
         ...(retries !== undefined ? { retries } : {}),
         clock: clockFromEnvironment(),
         // Progress goes to stderr in both modes: an import can take long, and stdout stays one document with --json.
-        onEvent: (e) => {
-          collected.onEvent(e);
-          importProgress(e);
-        },
+        onEvent: importProgress,
       });
-      const localPatient = (foreignId: string): { id: string; name?: string } => {
-        const l = local ?? map?.find((r) => r.foreignPatientId === foreignId)?.local;
-        return l ? { id: l.patientId, ...(l.patientName ? { name: l.patientName } : {}) } : { id: foreignId };
-      };
-      await auditImport(trail, report, { host: peer.host, port: peer.port, aeTitle: peer.calledAE }, collected, localPatient);
       ctx.print(ctx.json() ? report : formatImportReport(report));
       ctx.setExitCode(report.exitCode);
     });

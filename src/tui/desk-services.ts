@@ -5,31 +5,31 @@
  * Transferred, Security Alerts: PS3.15 A.5.3).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { importAudited } from '../app/import.js';
 import { resolveSecurity } from '../app/security.js';
 import { DEFAULT_CALLING_AE, peerOptions } from '../app/peers.js';
 import { openTrail } from '../app/run.js';
 import { resolveKeys, resolveTrust } from '../app/verify-inputs.js';
-import { auditCreate, auditCreateFailed, auditImport, auditNodeRefused, auditVerify, ImportAudit } from '../audit/events.js';
+import { auditCreate, auditCreateFailed, auditNodeRefused, auditVerify } from '../audit/events.js';
 import { applicationActivityMessage, securityAlertMessage, userAuthenticationMessage } from '../audit/messages.js';
 import type { AuditTrail } from '../audit/trail.js';
 import { configSearchPath, loadConfig, saveConfig, type Config, type PacsNode } from '../config/config.js';
 import { scanFile } from '../dicom/fileset/scan.js';
+import { T } from '../dicom/tags.js';
 import { DcmsafeError, isDcmsafeError } from '../errors/index.js';
 import { DISC_CAPACITY } from '../media/capacity.js';
-import { echo, openStoreSession } from '../net/client.js';
+import { echo } from '../net/client.js';
 import { defaultOperatorsFile, OperatorStore, UNKNOWN_OPERATOR } from '../operators/store.js';
 import { createMedia } from '../pipelines/create-media.js';
-import { importMedia } from '../pipelines/import-media.js';
 import { collectInputs } from '../pipelines/inputs.js';
 import { loadReconcileMap } from '../pipelines/reconcile-map.js';
 import { DISC_OVERHEAD, footprint } from '../pipelines/split.js';
 import { verifyMedia } from '../pipelines/verify-media.js';
 import { clockFromEnvironment, type Clock } from '../util/clock.js';
+import { sha256OfFile } from '../util/digest.js';
 import { systemRandom, type Random } from '../util/random.js';
 import type { BurnOutput, BurnRequest, BurnResult, DeskServices, Estimate, MediumChoice, Protection, SourcePatient, SourceScan, SourceStudy } from './desk.js';
 
@@ -51,12 +51,6 @@ function stamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** The studies and patients of a folder, from the headers only. */
 export async function scanSourceFolder(folder: string, onProgress?: (done: number, total: number) => void): Promise<SourceScan> {
   const { files } = await collectInputs([folder]);
@@ -75,7 +69,7 @@ export async function scanSourceFolder(folder: string, onProgress?: (done: numbe
     if (!p) patients.set(key, (p = { id: s.patient.id ?? '', name: s.patient.name, birthDate: s.patient.birthDate, sex: s.patient.sex, studies: new Map() }));
     const studyUid = s.studyInstanceUID ?? '';
     let st = p.studies.get(studyUid);
-    if (!st) p.studies.set(studyUid, (st = { description: s.keys.text(0x00081030)?.trim() ?? '', date: s.keys.text(0x00080020)?.trim() ?? '', modalities: new Set(), files: [], bytes: 0 }));
+    if (!st) p.studies.set(studyUid, (st = { description: s.keys.text(T.StudyDescription)?.trim() ?? '', date: s.keys.text(T.StudyDate)?.trim() ?? '', modalities: new Set(), files: [], bytes: 0 }));
     if (s.modality) st.modalities.add(s.modality);
     st.files.push(s.path);
     st.bytes += s.size;
@@ -223,7 +217,7 @@ export async function openDesk(options: DeskOptions = {}): Promise<DeskServices>
       const outputs: BurnOutput[] = [];
       for (const v of summary.volumes) {
         const isFile = (await stat(v.output)).isFile();
-        outputs.push({ path: v.output, bytes: v.bytes, sha256: isFile ? await sha256File(v.output) : '' });
+        outputs.push({ path: v.output, bytes: v.bytes, sha256: isFile ? await sha256OfFile(v.output) : '' });
       }
       const drive = config.media?.drive;
       const disc = request.medium === 'cd' || request.medium === 'dvd';
@@ -262,32 +256,17 @@ export async function openDesk(options: DeskOptions = {}): Promise<DeskServices>
       if (!node) throw new DcmsafeError('USAGE', `no PACS node "${request.node}" in the configuration`, {});
       const peer = await peerOf(node);
       const { trust, keys } = await verifyInputs(request.password);
-      const collected = new ImportAudit(() => clock.now());
-      const destination = { host: peer.host, port: peer.port, aeTitle: peer.calledAE };
-      const report = await importMedia({
+      const report = await importAudited(t, peer, {
         media: request.media,
         verify: { trust, keys, policy: 'standard', onEvent },
-        destination: { host: peer.host, port: peer.port, calledAE: peer.calledAE },
-        openSession: (contexts) => openStoreSession({ ...peer, contexts }),
         map: request.map,
         allowUntrusted: request.allowUntrusted,
         // Every patient of the medium was reconciled one by one on the screen before.
         confirmMultiplePatients: true,
         confirmDemographics: request.confirmDemographics,
         clock,
-        onEvent: (e) => {
-          collected.onEvent(e);
-          onEvent(e);
-        },
-      }).catch(async (e: unknown) => {
-        if (isDcmsafeError(e) && e.code === 'NET_TLS') await auditNodeRefused(t, destination, e.message);
-        throw e;
+        onEvent,
       });
-      const localPatient = (foreignId: string): { id: string; name?: string } => {
-        const l = request.map.find((r) => r.foreignPatientId === foreignId)?.local;
-        return l ? { id: l.patientId, ...(l.patientName ? { name: l.patientName } : {}) } : { id: foreignId };
-      };
-      await auditImport(t, report, destination, collected, localPatient);
       return report;
     },
 

@@ -6,7 +6,7 @@
  * wrote, not that the flash cells do (that needs unmounting and remounting the stick).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { sha256OfFile } from '../../util/digest.js';
 import { mkdir, open, readdir, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { DcmsafeError } from '../../errors/index.js';
@@ -28,12 +28,6 @@ export async function checkStick(root: string, bytesNeeded: number, replace: boo
   if (free < bytesNeeded) {
     throw new DcmsafeError('MEDIA_CAPACITY', `${root} has ${free} bytes free, the File-set needs ${bytesNeeded}`, { file: root, free, needed: bytesNeeded });
   }
-}
-
-async function sha256(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(file)) h.update(c as Buffer);
-  return h.digest('hex');
 }
 
 export async function writeToStick(root: string, files: readonly MediaFile[], options: { replace: boolean; onProgress?: (bytes: number) => void }): Promise<number> {
@@ -68,7 +62,7 @@ export async function writeToStick(root: string, files: readonly MediaFile[], op
     written.push({ file: dest, digest: h.digest('hex') });
   }
   for (const w of written) {
-    if ((await sha256(w.file)) !== w.digest) throw new DcmsafeError('USB_READBACK', `${w.file} reads back different from what was written`, { file: w.file });
+    if ((await sha256OfFile(w.file)) !== w.digest) throw new DcmsafeError('USB_READBACK', `${w.file} reads back different from what was written`, { file: w.file });
   }
   return total;
 }
