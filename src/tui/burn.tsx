@@ -7,9 +7,10 @@
  */
 import { Box, Text, useInput } from 'ink';
 import { useRef, useState, type ReactNode } from 'react';
-import { CapacityGauge, fit, formatBytes, isoDate, Notice, personName, ProgressBar, Screen, SelectList, TextField, tint, WIDTH, type KeyHint, type ListItem } from './components.js';
+import { CapacityGauge, fit, formatBytes, isoDate, Notice, personName, ProgressBar, Screen, SelectList, TextField, tint, WIDTH, type KeyHint, type ListItem, useEscape } from './components.js';
 import type { BurnOutput, BurnRequest, BurnResult, Config, CreateEvent, DeskServices, Estimate, MediumChoice, Protection, SourcePatient, SourceScan, SourceStudy } from './desk.js';
 import type { FlowProps } from './flow.js';
+import { plural } from '../report/verify-text.js';
 
 // ---------------------------------------------------------------------------------------------
 // The state machine
@@ -122,10 +123,6 @@ function signingNotice(p: Protection, config: Config): { kind: 'ok' | 'warning' 
 function sexText(sex: string): string {
   const words: Record<string, string> = { M: 'M (male)', F: 'F (female)', O: 'O (other)' };
   return words[sex] ?? (sex || '(unknown)');
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 function patientLine(p: SourcePatient): string {
@@ -402,9 +399,7 @@ const ESC_BACK: KeyHint = { key: 'Esc', does: 'back' };
 type SourceChoice = 'inbox' | 'type';
 
 function SourceStep(props: Frame & { readonly inbox: string | undefined; readonly typing: boolean; readonly onType: () => void; readonly onFolder: (folder: string) => void; readonly onBack: () => void }): ReactNode {
-  useKeys((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   const items: ListItem<SourceChoice>[] = [...(props.inbox ? [{ label: fit(`Inbox: ${props.inbox}`, BODY_WIDTH - 4), value: 'inbox' as const }] : []), { label: 'Type a folder path…', value: 'type' }];
   const keys: KeyHint[] = props.typing
     ? [{ key: 'Enter', does: 'look in this folder' }, { key: 'Ctrl+U', does: 'clear' }, { key: 'Esc', does: 'back to the list' }]
@@ -442,9 +437,7 @@ function FolderField(props: { readonly label: string; readonly placeholder: stri
 }
 
 function ScanningStep(props: Frame & { readonly step: Extract<Step, { kind: 'scanning' }>; readonly onBack: () => void }): ReactNode {
-  useKeys((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   const { done, total, folder } = props.step;
   return (
     <Screen title="Burn media · 1 of 6: source folder" operator={props.operator} keys={[{ key: 'Esc', does: 'stop and go back' }]}>
@@ -456,9 +449,7 @@ function ScanningStep(props: Frame & { readonly step: Extract<Step, { kind: 'sca
 }
 
 function ErrorStep(props: Frame & { readonly title: string; readonly what: string; readonly message: string; readonly back: string; readonly onBack: () => void }): ReactNode {
-  useKeys((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   return (
     <Screen title={props.title} operator={props.operator} keys={[{ key: 'Esc', does: `back: ${props.back}` }]}>
       <Notice kind="error">{`${props.what}: ${props.message}`}</Notice>
@@ -469,9 +460,7 @@ function ErrorStep(props: Frame & { readonly title: string; readonly what: strin
 }
 
 function PatientStep(props: Frame & { readonly scan: SourceScan; readonly onPick: (p: SourcePatient) => void; readonly onBack: () => void }): ReactNode {
-  useKeys((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   const { patients, leftOut, folder } = props.scan;
   const skipped = leftOut > 0 ? <Notice kind="warning">{`${plural(leftOut, 'file')} left out: not DICOM, or could not be read.`}</Notice> : null;
   if (patients.length === 0) {
@@ -501,9 +490,7 @@ function StudiesStep(props: Frame & { readonly step: Extract<Step, { kind: 'stud
     () => new Set(patient.studies.map((s, i) => (previous === undefined || previous.includes(s) ? i : -1)).filter((i) => i >= 0)),
   );
   const [problem, setProblem] = useState(false);
-  useKeys((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   const chosen = patient.studies.filter((_, i) => marked.has(i));
   const bytes = chosen.reduce((a, s) => a + s.bytes, 0);
   return (
@@ -529,9 +516,7 @@ function StudiesStep(props: Frame & { readonly step: Extract<Step, { kind: 'stud
 
 function MediumStep(props: Frame & { readonly desk: DeskServices; readonly chosen: Chosen; readonly onPick: (m: MediumChoice) => void; readonly onBack: () => void }): ReactNode {
   const [cursor, setCursor] = useState(0);
-  useKeys((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   const medium = MEDIA[cursor]?.value ?? 'cd';
   const estimate = safeEstimate(props.desk, props.chosen.studies, medium, { password: false });
   return (
@@ -547,9 +532,7 @@ function MediumStep(props: Frame & { readonly desk: DeskServices; readonly chose
 }
 
 function StickStep(props: Frame & { readonly onFolder: (folder: string) => void; readonly onBack: () => void }): ReactNode {
-  useKeys((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   return (
     <Screen title="Burn media · 4 of 6: USB stick" operator={props.operator} keys={[{ key: 'Enter', does: 'use this folder' }, { key: 'Ctrl+U', does: 'clear' }, ESC_BACK]}>
       <Text>Plug in the stick and type the folder where it is mounted.</Text>
@@ -592,9 +575,7 @@ function ProtectionStep(props: Frame & { readonly config: Config; readonly previ
     if (!p || !encrypted(p)) return new Set([0]);
     return new Set(items.map((it, i) => ((it.kind === 'recipient' && it.name === p.recipient) || (it.kind === 'password' && p.password) ? i : -1)).filter((i) => i >= 0));
   });
-  useKeys((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   const protection = protectionOf(items, marked);
   const signing = signingNotice(protection, props.config);
   const labels = items.map((it) =>

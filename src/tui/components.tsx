@@ -50,6 +50,13 @@ export function Screen(props: { readonly title: string; readonly operator?: stri
   );
 }
 
+/** Esc goes back: the one key every screen of the front desk shares. */
+export function useEscape(back: () => void, active = true): void {
+  useInput((_input, key) => {
+    if (key.escape) back();
+  }, { isActive: active });
+}
+
 /** A message that needs attention, said with a symbol and a word, colour only repeating it. */
 export function Notice({ kind, children }: { readonly kind: 'ok' | 'warning' | 'error' | 'info'; readonly children: ReactNode }): ReactNode {
   const mark = { ok: '✔ OK:', warning: '! WARNING:', error: '✖ ERROR:', info: 'i' }[kind];

@@ -16,7 +16,7 @@ import type { ImportEvent, ImportReport, ImportRequest, MapRow, PacsNode, Verify
 import type { FlowProps } from './flow.js';
 import type { PatientReport } from '../pipelines/verify-report.js';
 import type { ImportedInstance } from '../pipelines/import-media.js';
-import { fit, Notice, ProgressBar, Screen, SelectList, TextField, tint, type KeyHint } from './components.js';
+import { fit, Notice, ProgressBar, Screen, SelectList, TextField, tint, type KeyHint, useEscape } from './components.js';
 import { FindingsList, LINE, patientInstances, patientWords, VERDICT_MARKS, verdictHeadline, VerdictView } from './verdict.js';
 
 type Step =
@@ -504,9 +504,7 @@ function VerdictStep(props: { readonly title: string; readonly operator: string;
 }
 
 function FindingsStep(props: { readonly title: string; readonly operator: string; readonly report: VerifyReport; readonly onBack: () => void }): ReactNode {
-  useInput((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   return (
     <Screen
       title={props.title}
@@ -702,9 +700,7 @@ function validDate(da: string): boolean {
 // 4. The PACS node
 
 function NodeStep(props: { readonly title: string; readonly operator: string; readonly nodes: readonly PacsNode[]; readonly current?: PacsNode; readonly onChosen: (node: PacsNode) => void; readonly onBack: () => void }): ReactNode {
-  useInput((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   const empty = props.nodes.length === 0;
   return (
     <Screen title={props.title} operator={props.operator} keys={empty ? [{ key: 'Esc', does: 'back' }] : [{ key: '↑/↓', does: 'move' }, { key: 'Enter', does: 'send to this PACS' }, { key: 'Esc', does: 'back' }]}>

@@ -9,7 +9,7 @@ import { Box, Text, useInput } from 'ink';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { AuditRepository, Recipient, TlsFiles } from '../config/config.js';
 import type { Config, EchoResult, OperatorInfo, PacsNode, Role } from './desk.js';
-import { fit, Notice, Screen, SelectList, TextField, tint, type KeyHint, type ListItem } from './components.js';
+import { fit, Notice, Screen, SelectList, TextField, tint, type KeyHint, type ListItem, useEscape } from './components.js';
 import type { FlowProps } from './flow.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -335,9 +335,7 @@ function Settings(props: FlowProps): ReactNode {
 
 function Menu(props: { readonly operator: string; readonly config: Config; readonly flash: Flash | undefined; readonly onOpen: (s: Section) => void; readonly onBack: () => void }): ReactNode {
   const c = props.config;
-  useInput((_input, key) => {
-    if (key.escape) props.onBack();
-  });
+  useEscape(props.onBack);
   const repo = c.audit.repository;
   const count = (n: number, one: string, many: string): string => (n === 0 ? 'none' : `${n} ${n === 1 ? one : many}`);
   const items: ListItem<Section>[] = [
