@@ -132,4 +132,14 @@ describe('front desk services', () => {
     const noDrive = await openDesk({ configFile: config, env });
     await expect(noDrive.burnToDrive('/images/x.iso', () => undefined)).rejects.toThrow(/no drive is configured/);
   });
+
+  it('a source folder that does not exist is a clear error; a locked account says to ask an admin', async () => {
+    await expect(scanSourceFolder(path.join(dir, 'no-such-folder'))).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND' });
+    const store = await OperatorStore.open(path.join(dir, 'operators.json'), { scryptCost: { ln: 10, r: 8, p: 1 } });
+    await store.add('bob', 'clerk', 'bob has a long password');
+    const desk = await openDesk({ configFile: config, env });
+    for (let i = 0; i < 5; i++) expect(await desk.signIn('bob', `wrong guess number ${i}`)).toMatchObject({ ok: false, reason: 'Unknown operator or wrong password.' });
+    expect(await desk.signIn('bob', 'bob has a long password')).toMatchObject({ ok: false, reason: expect.stringContaining('locked') });
+    expect(readFileSync(path.join(dir, 'audit.log'), 'utf8')).toContain('locked after repeated failed sign-ins');
+  });
 });
