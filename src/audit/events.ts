@@ -15,6 +15,7 @@ import {
   importMessage,
   instancesTransferredMessage,
   securityAlertMessage,
+  userAuthenticationMessage,
   type MediaKind,
   type Outcome,
   type PatientRef,
@@ -151,4 +152,32 @@ export async function auditImport(trail: AuditTrail, report: ImportReport, desti
 /** A peer whose TLS certificate or association was refused (echo, or import before any instance). */
 export async function auditNodeRefused(trail: AuditTrail, peer: PeerRef, reason: string): Promise<void> {
   await trail.record('security-alert', (ctx) => securityAlertMessage(ctx, { outcome: 8, alert: 'node-authentication', outcomeDescription: reason, subject: `${peer.aeTitle}@${peer.host}${peer.port ? `:${peer.port}` : ''}` }));
+}
+
+/** A sign-in attempt as the operator store judged it (CLI `operators signin` and the front desk). */
+export interface SignInAttempt {
+  readonly user: string;
+  readonly ok: boolean;
+  readonly reason?: string;
+  /** This failure locked the account. */
+  readonly lockedNow?: boolean;
+}
+
+/**
+ * Who the audit trail names for a sign-in: a name that is no account is not written down (it is
+ * often the password typed into the wrong field).
+ */
+export function signInUserId(a: SignInAttempt, unknownOperator: string): string {
+  return !a.ok && a.reason === 'unknown' ? unknownOperator : a.user;
+}
+
+/** User Authentication (110114, Login), and a Security Alert when the attempt locked the account. */
+export async function auditSignIn(trail: AuditTrail, a: SignInAttempt, unknownOperator: string): Promise<void> {
+  const who = signInUserId(a, unknownOperator);
+  await trail.record('user-authentication', (ctx) =>
+    userAuthenticationMessage(ctx, { outcome: a.ok ? 0 : 4, action: 'login', user: { userId: who }, ...(a.ok ? {} : { outcomeDescription: `sign-in refused (${a.reason ?? 'failed'})` }) }),
+  );
+  if (a.lockedNow) {
+    await trail.record('security-alert', (ctx) => securityAlertMessage(ctx, { outcome: 8, alert: 'user-authentication', outcomeDescription: `operator account ${a.user} is locked after repeated failed sign-ins`, subject: a.user }));
+  }
 }

@@ -27,8 +27,8 @@ import { interactiveEnvironment, requireTerminal } from '../tui/terminal.js';
 import { addNetCommands, type CliContext } from './net-commands.js';
 import { addAuditCommands, addGlobalOptions, openRun, type GlobalOptions } from './audit-commands.js';
 import { addOperatorCommands, type SignInEvent } from './operator-commands.js';
-import { applicationActivityMessage, securityAlertMessage, userAuthenticationMessage } from '../audit/messages.js';
-import { auditCreate, auditCreateFailed, auditVerify } from '../audit/events.js';
+import { applicationActivityMessage } from '../audit/messages.js';
+import { auditCreate, auditCreateFailed, auditSignIn, auditVerify } from '../audit/events.js';
 import type { AuditTrail } from '../audit/trail.js';
 import type { Config } from '../config/config.js';
 import { defaultOperatorsFile, UNKNOWN_OPERATOR } from '../operators/store.js';
@@ -349,13 +349,7 @@ function signInAudit(run: () => Promise<{ trail: AuditTrail }>, e: SignInEvent):
   pendingAudit.push(
     (async () => {
       const { trail } = await run();
-      const who = !e.ok && e.reason === 'unknown' ? UNKNOWN_OPERATOR : e.user;
-      await trail.record('user-authentication', (ctx) =>
-        userAuthenticationMessage(ctx, { outcome: e.ok ? 0 : 4, action: 'login', user: { userId: who }, ...(e.ok ? {} : { outcomeDescription: `sign-in refused (${e.reason ?? 'failed'})` }) }),
-      );
-      if (e.lockedNow) {
-        await trail.record('security-alert', (ctx) => securityAlertMessage(ctx, { outcome: 8, alert: 'user-authentication', outcomeDescription: `operator account ${e.user} is locked after repeated failed sign-ins`, subject: e.user }));
-      }
+      await auditSignIn(trail, e, UNKNOWN_OPERATOR);
     })(),
   );
 }

@@ -13,8 +13,8 @@ import { resolveSecurity } from '../app/security.js';
 import { DEFAULT_CALLING_AE, peerOptions } from '../app/peers.js';
 import { openTrail } from '../app/run.js';
 import { resolveKeys, resolveTrust } from '../app/verify-inputs.js';
-import { auditCreate, auditCreateFailed, auditNodeRefused, auditVerify } from '../audit/events.js';
-import { applicationActivityMessage, securityAlertMessage, userAuthenticationMessage } from '../audit/messages.js';
+import { auditCreate, auditCreateFailed, auditNodeRefused, auditSignIn, auditVerify, signInUserId } from '../audit/events.js';
+import { applicationActivityMessage, userAuthenticationMessage } from '../audit/messages.js';
 import type { AuditTrail } from '../audit/trail.js';
 import { configSearchPath, loadConfig, saveConfig, type Config, type PacsNode } from '../config/config.js';
 import { scanFile } from '../dicom/fileset/scan.js';
@@ -137,16 +137,10 @@ export async function openDesk(options: DeskOptions = {}): Promise<DeskServices>
     async signIn(user, password) {
       const store = await OperatorStore.open(operatorsFile());
       const result = await store.authenticate(user, password);
-      // A name that is no account is not written down: it is often the password typed in the wrong field.
-      const who = !result.ok && result.reason === 'unknown' ? UNKNOWN_OPERATOR : user;
-      const attempt = await trailFor(who);
-      await attempt.record('user-authentication', (ctx) =>
-        userAuthenticationMessage(ctx, { outcome: result.ok ? 0 : 4, action: 'login', user: { userId: who }, ...(result.ok ? {} : { outcomeDescription: `sign-in refused (${result.reason})` }) }),
-      );
+      const tried = { user, ok: result.ok, ...(result.ok ? {} : { reason: result.reason, lockedNow: result.reason === 'wrong-password' && result.operator?.locked === true }) };
+      const attempt = await trailFor(signInUserId(tried, UNKNOWN_OPERATOR));
+      await auditSignIn(attempt, tried, UNKNOWN_OPERATOR);
       if (!result.ok) {
-        if (result.reason === 'wrong-password' && result.operator?.locked) {
-          await attempt.record('security-alert', (ctx) => securityAlertMessage(ctx, { outcome: 8, alert: 'user-authentication', outcomeDescription: `operator account ${user} is locked after repeated failed sign-ins`, subject: user }));
-        }
         await attempt.flush();
         return { ok: false, reason: result.reason === 'locked' ? 'This account is locked after repeated failed sign-ins. Ask an admin to unlock it.' : 'Unknown operator or wrong password.' };
       }
