@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { actionFor, isPrivateTag, OPTION_NAMES, tableRow, type OptionKey } from '../../src/dicom/deidentify/actions.js';
 import { checkOptions, DEIDENTIFICATION_METHOD_CODE_SEQUENCE, Deidentifier, LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED, methodCodes, PATIENT_IDENTITY_REMOVED, uuidUid } from '../../src/dicom/deidentify/deidentify.js';
-import { decryptOriginalAttributes, ENCRYPTED_ATTRIBUTES_SEQUENCE, encryptedAttributesItem } from '../../src/dicom/deidentify/encrypted-attributes.js';
+import { decryptOriginalAttributes, ENCRYPTED_ATTRIBUTES_SEQUENCE, ENCRYPTED_CONTENT, ENCRYPTED_CONTENT_TRANSFER_SYNTAX_UID, encryptedAttributesItem } from '../../src/dicom/deidentify/encrypted-attributes.js';
 import { TABLE_E1_1, TABLE_E1_1_SOURCE } from '../../src/dicom/deidentify/table-e1-1.js';
 import { DataSet } from '../../src/dicom/dataset.js';
 import { buildDataSet, ELE, encodePart10, makeElement } from '../../src/dicom/part10/writer.js';
@@ -195,6 +195,20 @@ describe('the Basic Profile applied', () => {
   });
 });
 
+describe('replacement values', () => {
+  it('are padded to even length with the VR padding byte (NUL for UI, space for text)', () => {
+    const d = new Deidentifier({ options: opts('cleanDescriptors') }, seededRandom('pad'));
+    const { dataSet } = d.deidentify(ct());
+    for (const el of dataSet.elements.values()) {
+      if (!el.value || el.value.length === 0 || el.offset !== -1) continue;
+      expect(el.value.length % 2).toBe(0);
+      const last = el.value[el.value.length - 1];
+      if (el.vr === 'UI') expect(last).not.toBe(0x20);
+      else if (['LO', 'SH', 'PN', 'CS', 'DA', 'LT', 'ST'].includes(el.vr)) expect(last).not.toBe(0x00);
+    }
+  });
+});
+
 describe('encrypted originals', () => {
   it('recovers the original values with the recipient key, and only with it', async () => {
     const dir = tempDir('dcmsafe-deid-unit-');
@@ -212,6 +226,34 @@ describe('encrypted originals', () => {
     expect(back?.text(T.PatientBirthDate)).toBe('19700315');
     expect(back?.text(T.StudyInstanceUID)).toBe('1.2.3.4');
     await expect(decryptOriginalAttributes(dataSet, { certificate: pki.signer.certificate, privateKey: pki.signer.privateKey })).rejects.toBeInstanceOf(DcmsafeError);
+  });
+
+  it('skips garbage and foreign Encrypted Attributes items, and says why when nothing opens', async () => {
+    const dir = tempDir('dcmsafe-deid-unit-');
+    const demo = await makeDemoPki(path.join(dir, 'pki'), { now: new Date(), bits: 2048 });
+    const credential = (c: { certificateFile: string; keyFile?: string }) => ({
+      certificate: loadCertificates(readFileSync(c.certificateFile))[0] as Buffer,
+      privateKey: loadPrivateKey(readFileSync(c.keyFile as string)),
+    });
+    const pki = { recipient: credential(demo.mediaRecipient), signer: credential(demo.mediaSigner) };
+    const d = new Deidentifier({ options: opts() }, seededRandom('t'));
+    const { dataSet, originals } = d.deidentify(ct());
+    const garbage = (content: Buffer, ts = '1.2.840.10008.1.2.1') => {
+      const item = new DataSet(ELE);
+      item.set(makeElement(ENCRYPTED_CONTENT_TRANSFER_SYNTAX_UID, 'UI', ts));
+      item.set(makeElement(ENCRYPTED_CONTENT, 'OB', content));
+      return item;
+    };
+    const junk = [garbage(Buffer.from('not CMS at all!!')), garbage(Buffer.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01])), garbage(Buffer.from([0x30, 0x00]), '1.2.840.10008.1.2')];
+    dataSet.set(makeElement(ENCRYPTED_ATTRIBUTES_SEQUENCE, 'SQ', junk));
+    const e = await decryptOriginalAttributes(dataSet, pki.recipient).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DcmsafeError);
+    const good = await encryptedAttributesItem(originals, pki.recipient.certificate, { random: seededRandom('e'), now: new Date() });
+    const foreign = await encryptedAttributesItem(originals, pki.signer.certificate, { random: seededRandom('f'), now: new Date() });
+    dataSet.set(makeElement(ENCRYPTED_ATTRIBUTES_SEQUENCE, 'SQ', [...junk, foreign, good]));
+    const found = await decryptOriginalAttributes(dataSet, pki.recipient);
+    expect(found).toHaveLength(1);
+    expect(found[0]?.text(T.PatientName)).toBe('Doe^John');
   });
 });
 

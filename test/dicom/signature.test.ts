@@ -12,8 +12,8 @@ import { ReaderByteSource } from '../../src/dicom/part10/byte-source.js';
 import { buildDataSet, ELE, encodePart10, makeElement } from '../../src/dicom/part10/writer.js';
 import { canonicalDataSet, canonicalValue } from '../../src/dicom/signature/canonical.js';
 import { MAC_ALGORITHMS, macElement, type MacAlgorithm } from '../../src/dicom/signature/mac.js';
-import { openSigned, signatureDateTime, type DicomSigner } from '../../src/dicom/signature/sign.js';
-import { checkDicomSignatures, parseDateTime } from '../../src/dicom/signature/verify.js';
+import { openSigned, signatureDateTime, TAG, type DicomSigner } from '../../src/dicom/signature/sign.js';
+import { checkDicomSignatures, MAX_MAC_PARAMETERS, parseDateTime } from '../../src/dicom/signature/verify.js';
 import { T } from '../../src/dicom/tags.js';
 import { BufferReader } from '../../src/media/io/random-access-reader.js';
 import { issueCertificate } from '../../src/security/pki/issue.js';
@@ -334,5 +334,69 @@ describe('hostile signature items', () => {
     const [s] = (await check(bad)).signatures;
     expect(s?.valid).toBe(false);
     expect(s?.problem?.kind).toBe('malformed');
+  });
+  it('Data Elements Signed listing an element the data set lacks → mismatch, not a crash', async () => {
+    const signed = await sign(instance());
+    // Patient ID (0010,0020) in the AT list becomes (0010,0021), absent from the data set.
+    const atList = signed.indexOf(Buffer.from('00042000', 'hex'));
+    expect(atList).toBeGreaterThan(0);
+    const at = signed.indexOf(Buffer.from('10002000', 'hex'), atList);
+    signed.writeUInt16LE(0x0021, at + 2);
+    const [s] = (await check(signed)).signatures;
+    expect(s?.valid).toBe(false);
+    expect(s?.problem?.kind).toBe('mismatch');
+    expect(s?.coveredTags).toContain(0x00100021);
+  });
+
+  it('file truncated inside the pixel data → typed error', async () => {
+    const signed = await sign(instance());
+    const at = signed.lastIndexOf(Buffer.from('e07f1000', 'hex'));
+    expect(at).toBeGreaterThan(0);
+    const e = await check(signed.subarray(0, at + 12 + 5)).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DcmsafeError);
+    expect((e as DcmsafeError).code).toBe('PART10_TRUNCATED');
+  });
+
+  it('many MAC Parameters items with huge Data Elements Signed → bounded work, typed results', async () => {
+    const atList = Buffer.alloc(16_000 * 4);
+    for (let i = 0; i < 16_000; i++) {
+      atList.writeUInt16LE(0x0013, i * 4);
+      atList.writeUInt16LE(i & 0xffff, i * 4 + 2);
+    }
+    const count = MAX_MAC_PARAMETERS + 6;
+    const params = Array.from({ length: count }, (_, id) =>
+      buildDataSet([
+        [TAG.MACIDNumber, 'US', id],
+        [TAG.MACCalculationTransferSyntaxUID, 'UI', '1.2.840.10008.1.2.1'],
+        [TAG.MACAlgorithm, 'CS', 'SHA256'],
+        [TAG.DataElementsSigned, 'AT', atList],
+      ]),
+    );
+    const sigs = Array.from({ length: count }, (_, id) =>
+      buildDataSet([
+        [TAG.MACIDNumber, 'US', id],
+        [TAG.DigitalSignatureUID, 'UI', `2.25.${id + 1}`],
+        [TAG.DigitalSignatureDateTime, 'DT', '20250601120000+0000'],
+        [TAG.CertificateType, 'CS', 'X509_1993_SIG'],
+        [TAG.CertificateOfSigner, 'OB', signer.certificate],
+        [TAG.Signature, 'OB', Buffer.alloc(256, 1)],
+      ]),
+    );
+    const many: [number, 'LO', string][] = Array.from({ length: 20_000 }, (_, i) => [(0x0011 << 16) | (0x1000 + i), 'LO', 'x']);
+    const ds = buildDataSet([[T.SOPClassUID, 'UI', SOP_CLASS], [T.SOPInstanceUID, 'UI', SOP_INSTANCE], ...many, [0x4ffe0001, 'SQ', params], [T.DigitalSignaturesSequence, 'SQ', sigs]]);
+    const started = Date.now();
+    const result = await check(encodePart10({ sopClassUID: SOP_CLASS, sopInstanceUID: SOP_INSTANCE }, ds));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.signatures).toHaveLength(count);
+    expect(result.signatures.every((s) => !s.valid)).toBe(true);
+    expect(result.signatures[0]?.problem?.kind).toBe('mismatch');
+    expect(result.signatures[count - 1]?.problem?.kind).toBe('unsupported');
+  }, 60_000);
+  it('an instance with more elements than Data Elements Signed can list → typed input error, not INTERNAL', async () => {
+    const many: [number, 'LO', string][] = Array.from({ length: 17_000 }, (_, i) => [(0x0011 << 16) | (0x1000 + i), 'LO', 'x']);
+    const ds = buildDataSet([[T.SOPClassUID, 'UI', SOP_CLASS], [T.SOPInstanceUID, 'UI', SOP_INSTANCE], ...many]);
+    const e = await sign(encodePart10({ sopClassUID: SOP_CLASS, sopInstanceUID: SOP_INSTANCE }, ds)).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DcmsafeError);
+    expect((e as DcmsafeError).fault).not.toBe('internal');
   });
 });

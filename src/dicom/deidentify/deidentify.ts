@@ -35,7 +35,7 @@ import { DcmsafeError } from '../../errors/index.js';
 import type { Random } from '../../util/random.js';
 import { decodeText } from '../charset.js';
 import { DataSet, splitValues, trimPadding, type Element } from '../dataset.js';
-import { ELE, makeElement } from '../part10/writer.js';
+import { ELE, makeElement, padValue } from '../part10/writer.js';
 import { encoderFor } from '../reconcile/charset-encode.js';
 import { tagElement, tagGroup, type Tag } from '../tag.js';
 import { T } from '../tags.js';
@@ -330,7 +330,7 @@ export class Deidentifier {
       }
       if (cleaned === text) return el;
       const encoded = encoderFor(parent.charsets())(cleaned);
-      return encoded ? { ...el, value: padTo(encoded, el.vr), length: padTo(encoded, el.vr).length } : emptied(el);
+      return encoded ? { ...el, value: padValue(encoded, el.vr), length: padValue(encoded, el.vr).length } : emptied(el);
     }
     return el;
   }
@@ -351,17 +351,14 @@ export class Deidentifier {
   }
 }
 
-function padTo(bytes: Buffer, vr: VR): Buffer {
-  return bytes.length % 2 === 0 ? bytes : Buffer.concat([bytes, Buffer.from([vr === 'UI' ? 0 : 0x20])]);
-}
-
 function textElement(el: Element, text: string): Element {
-  const value = padTo(Buffer.from(text, 'latin1'), el.vr);
-  return { tag: el.tag, vr: el.vr === 'UN' ? 'LO' : el.vr, offset: -1, valueOffset: -1, length: value.length, value };
+  const vr = el.vr === 'UN' ? 'LO' : el.vr;
+  const value = padValue(Buffer.from(text, 'latin1'), vr);
+  return { tag: el.tag, vr, offset: -1, valueOffset: -1, length: value.length, value };
 }
 
 function uidElement(el: Element, uids: string[]): Element {
-  const value = padTo(Buffer.from(uids.join('\\'), 'latin1'), 'UI');
+  const value = padValue(Buffer.from(uids.join('\\'), 'latin1'), 'UI');
   return { tag: el.tag, vr: 'UI', offset: -1, valueOffset: -1, length: value.length, value };
 }
 

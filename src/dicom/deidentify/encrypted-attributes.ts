@@ -12,6 +12,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { DcmsafeError } from '../../errors/index.js';
+import { decodeHeader } from '../../security/asn1/ber.js';
 import { BufferReader } from '../../media/io/random-access-reader.js';
 import { openSecureFile } from '../../security/cms/reader.js';
 import { planSecureFile } from '../../security/cms/writer.js';
@@ -39,14 +40,15 @@ async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
  * ContentInfo of odd length is followed by a padding byte (PS3.5 §7.1.1) that is not CMS.
  */
 function derPrefix(value: Buffer): Buffer {
-  if (value.length < 2 || value[0] !== 0x30) return value;
-  const first = value[1] as number;
-  if (first < 0x80) return value.subarray(0, Math.min(value.length, 2 + first));
-  const n = first & 0x7f;
-  if (n === 0 || n > 4 || value.length < 2 + n) return value;
-  let length = 0;
-  for (let i = 0; i < n; i++) length = length * 256 + (value[2 + i] as number);
-  return value.subarray(0, Math.min(value.length, 2 + n + length));
+  if (value[0] !== 0x30) return value;
+  let h;
+  try {
+    h = decodeHeader(value, 0);
+  } catch {
+    return value;
+  }
+  if (!h || h.length === null) return value;
+  return value.subarray(0, Math.min(value.length, h.headerLength + h.length));
 }
 
 /** An item of Encrypted Attributes Sequence holding `originals` encrypted for `certificate` (DER). */
@@ -83,7 +85,9 @@ export async function decryptOriginalAttributes(ds: DataSet, key: { certificate:
     const content = item.get(ENCRYPTED_CONTENT)?.value;
     if (!content) continue;
     if (ts !== EXPLICIT_VR_LITTLE_ENDIAN) {
-      throw new DcmsafeError('PART10_UNSUPPORTED_SYNTAX', `Encrypted Attributes Data Set in transfer syntax ${ts ?? '(none)'}`, { transferSyntax: ts ?? '' });
+      // Another item may still be one this key opens.
+      lastError = new DcmsafeError('PART10_UNSUPPORTED_SYNTAX', `Encrypted Attributes Data Set in transfer syntax ${ts ?? '(none)'}`, { transferSyntax: ts ?? '' });
+      continue;
     }
     let plain: Buffer;
     try {
@@ -92,7 +96,8 @@ export async function decryptOriginalAttributes(ds: DataSet, key: { certificate:
       const result = await opened.result;
       if (!result.valid) throw new DcmsafeError('CMS_DECRYPT_FAILED', 'Encrypted Content: the digest of the Encrypted Attributes Data Set does not match', {});
     } catch (e) {
-      if (e instanceof DcmsafeError && e.code === 'CMS_NO_RECIPIENT') {
+      // Items for other recipients, or not CMS at all, do not hide an item this key opens.
+      if (e instanceof DcmsafeError && (e.code === 'CMS_NO_RECIPIENT' || e.code === 'CMS_NOT_SECURE')) {
         lastError = e;
         continue;
       }

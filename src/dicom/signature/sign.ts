@@ -144,6 +144,10 @@ export async function openSigned(source: ByteSource, options: SignOptions): Prom
       const tags = [...ds.elements.values()].filter(signableElement).map((e) => e.tag);
       if (pixelDataTag !== undefined) tags.push(pixelDataTag);
       tags.sort((a, b) => a - b);
+      // Data Elements Signed is AT with a 16-bit length in Explicit VR: 16383 tags at most.
+      if (tags.length * 4 > 0xfffe) {
+        throw new DcmsafeError('PART10_LIMIT', `${options.name}: ${tags.length} top-level elements, more than Data Elements Signed (0400,0020) can list`, { file: options.name });
+      }
       signed = new Set(tags);
       const item = buildDataSet([
         [TAG.MACIDNumber, 'US', macId],

@@ -10,6 +10,7 @@
 import { constants, publicDecrypt, X509Certificate } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { DcmsafeError } from '../../errors/index.js';
+import { decodeHeader } from '../../security/asn1/ber.js';
 import type { DataSet } from '../dataset.js';
 import type { ByteSource } from '../part10/byte-source.js';
 import { encodeHeaderDataSet, openRewrite } from '../reconcile/rewrite.js';
@@ -60,7 +61,12 @@ interface MacParameters {
   readonly transferSyntaxUID?: string;
   readonly tags: Tag[];
   readonly hash?: Hash;
+  /** Beyond MAX_MAC_PARAMETERS: not computed (each MAC hashes the data again, pixel data included). */
+  readonly skipped?: boolean;
 }
+
+/** MAC Parameters items whose MACs are computed: real files hold one per signature, a handful. */
+export const MAX_MAC_PARAMETERS = 64;
 
 const PIXEL_TAGS = new Set<Tag>([T.PixelData, T.FloatPixelData, T.DoubleFloatPixelData]);
 
@@ -86,19 +92,16 @@ export function parseDateTime(dt: string): Date | undefined {
 
 /** A DER value without the padding byte an odd length got (PS3.5 §7.1.1): its own length says where it ends. */
 function derPrefix(value: Buffer | undefined): Buffer | undefined {
-  if (!value || value.length < 2) return value;
-  const first = value[1] as number;
-  let length: number;
-  let header = 2;
-  if (first < 0x80) length = first;
-  else {
-    const n = first & 0x7f;
-    if (n === 0 || n > 4 || value.length < 2 + n) return value;
-    length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + (value[2 + i] as number);
-    header += n;
+  if (!value) return value;
+  let h;
+  try {
+    h = decodeHeader(value, 0);
+  } catch {
+    return value;
   }
-  return header + length <= value.length ? value.subarray(0, header + length) : value;
+  if (!h || h.length === null) return value;
+  const end = h.headerLength + h.length;
+  return end <= value.length ? value.subarray(0, end) : value;
 }
 
 function macTransferSyntaxUsable(uid: string | undefined, written: string): boolean {
@@ -125,6 +128,7 @@ function checkItem(item: DataSet, params: ReadonlyMap<number, MacParameters>, re
   const purposeCode = code?.text(TAG.CodeValue);
   const p = macId !== undefined ? params.get(macId) : undefined;
   const profile = recognise(purposeCode);
+  const covered = new Set(p?.tags ?? []);
   const base = {
     ...(macId !== undefined ? { macId } : {}),
     ...(uid ? { uid } : {}),
@@ -136,13 +140,14 @@ function checkItem(item: DataSet, params: ReadonlyMap<number, MacParameters>, re
     ...(certificate && certificate.length > 0 ? { certificate } : {}),
     coveredTags: p?.tags ?? [],
     coversPixelData: (p?.tags ?? []).some((t) => PIXEL_TAGS.has(t)),
-    uncoveredTags: present.filter((t) => !(p?.tags ?? []).includes(t)),
+    uncoveredTags: present.filter((t) => !covered.has(t)),
     ...(purposeCode ? { purpose: { code: purposeCode, ...(code?.text(TAG.CodeMeaning) ? { meaning: code.text(TAG.CodeMeaning) as string } : {}) } } : {}),
     ...(profile ? { profile } : {}),
   };
   const fail = (kind: SignatureProblem, message: string): SignatureCheck => ({ ...base, valid: false, problem: { kind, message } });
   if (macId === undefined) return fail('malformed', 'no MAC ID Number (0400,0005)');
   if (!p) return fail('malformed', `no MAC Parameters item with MAC ID Number ${macId}`);
+  if (p.skipped) return fail('unsupported', `more than ${MAX_MAC_PARAMETERS} MAC Parameters items: MAC ID Number ${macId} not checked`);
   if (p.tags.length === 0) return fail('malformed', 'Data Elements Signed (0400,0020) missing or malformed');
   if (!p.algorithm || !isMacAlgorithm(p.algorithm)) return fail('unsupported', `MAC Algorithm ${p.algorithm ?? '(missing)'} is not one of RIPEMD160, MD5, SHA1, SHA256, SHA384, SHA512`);
   if (!macTransferSyntaxUsable(p.transferSyntaxUID, rewriteTS)) return fail('unsupported', `MAC Calculation Transfer Syntax ${p.transferSyntaxUID ?? '(missing)'} is not supported`);
@@ -195,6 +200,10 @@ export async function checkDicomSignatures(source: ByteSource, name: string): Pr
         const algorithm = item.text(TAG.MACAlgorithm);
         const transferSyntaxUID = item.text(TAG.MACCalculationTransferSyntaxUID);
         const tags = atTags(item.bytes(TAG.DataElementsSigned)) ?? [];
+        if (params.size >= MAX_MAC_PARAMETERS) {
+          params.set(id, { tags, skipped: true });
+          continue;
+        }
         params.set(id, {
           ...(algorithm ? { algorithm } : {}),
           ...(transferSyntaxUID ? { transferSyntaxUID } : {}),
