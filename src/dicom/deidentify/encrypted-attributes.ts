@@ -12,7 +12,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { DcmsafeError } from '../../errors/index.js';
-import { decodeHeader } from '../../security/asn1/ber.js';
+import { derPrefix } from '../../security/asn1/ber.js';
 import { BufferReader } from '../../media/io/random-access-reader.js';
 import { openSecureFile } from '../../security/cms/reader.js';
 import { planSecureFile } from '../../security/cms/writer.js';
@@ -23,33 +23,12 @@ import { ELE, makeElement } from '../part10/writer.js';
 import { encodeHeaderDataSet } from '../reconcile/rewrite.js';
 import { IterableByteSource } from '../reconcile/sources.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../transfer-syntax.js';
+import { collectChunks } from '../../util/chunks.js';
 
 export const ENCRYPTED_ATTRIBUTES_SEQUENCE = 0x04000500;
 export const ENCRYPTED_CONTENT_TRANSFER_SYNTAX_UID = 0x04000510;
 export const ENCRYPTED_CONTENT = 0x04000520;
 export const MODIFIED_ATTRIBUTES_SEQUENCE = 0x04000550;
-
-async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of chunks) parts.push(c);
-  return Buffer.concat(parts);
-}
-
-/**
- * The DER ContentInfo at the start of an Encrypted Content value: OB values have even lengths, so a
- * ContentInfo of odd length is followed by a padding byte (PS3.5 §7.1.1) that is not CMS.
- */
-function derPrefix(value: Buffer): Buffer {
-  if (value[0] !== 0x30) return value;
-  let h;
-  try {
-    h = decodeHeader(value, 0);
-  } catch {
-    return value;
-  }
-  if (!h || h.length === null) return value;
-  return value.subarray(0, Math.min(value.length, h.headerLength + h.length));
-}
 
 /** An item of Encrypted Attributes Sequence holding `originals` encrypted for `certificate` (DER). */
 export async function encryptedAttributesItem(originals: DataSet, certificate: Buffer, options: { random: Random; now: Date; parent?: DataSet }): Promise<DataSet> {
@@ -59,7 +38,7 @@ export async function encryptedAttributesItem(originals: DataSet, certificate: B
   encryptedSet.set(makeElement(MODIFIED_ATTRIBUTES_SEQUENCE, 'SQ', [item]));
   const plain = encodeHeaderDataSet(encryptedSet);
   const plan = planSecureFile(plain.length, { recipients: [{ kind: 'certificate', certificate }], cipher: 'aes256', signingTime: options.now, random: options.random });
-  const envelope = await collect(
+  const envelope = await collectChunks(
     plan.stream(
       (async function* () {
         yield plain;
@@ -92,7 +71,7 @@ export async function decryptOriginalAttributes(ds: DataSet, key: { certificate:
     let plain: Buffer;
     try {
       const opened = await openSecureFile(new BufferReader(derPrefix(content), 'Encrypted Content'), { certificates: [key] });
-      plain = await collect(opened.content);
+      plain = await collectChunks(opened.content);
       const result = await opened.result;
       if (!result.valid) throw new DcmsafeError('CMS_DECRYPT_FAILED', 'Encrypted Content: the digest of the Encrypted Attributes Data Set does not match', {});
     } catch (e) {

@@ -10,7 +10,7 @@
 import { constants, publicDecrypt, X509Certificate } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { DcmsafeError } from '../../errors/index.js';
-import { decodeHeader } from '../../security/asn1/ber.js';
+import { derPrefix } from '../../security/asn1/ber.js';
 import type { DataSet } from '../dataset.js';
 import type { ByteSource } from '../part10/byte-source.js';
 import { encodeHeaderDataSet, openRewrite } from '../reconcile/rewrite.js';
@@ -90,20 +90,6 @@ export function parseDateTime(dt: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-/** A DER value without the padding byte an odd length got (PS3.5 §7.1.1): its own length says where it ends. */
-function derPrefix(value: Buffer | undefined): Buffer | undefined {
-  if (!value) return value;
-  let h;
-  try {
-    h = decodeHeader(value, 0);
-  } catch {
-    return value;
-  }
-  if (!h || h.length === null) return value;
-  const end = h.headerLength + h.length;
-  return end <= value.length ? value.subarray(0, end) : value;
-}
-
 function macTransferSyntaxUsable(uid: string | undefined, written: string): boolean {
   // The rewrite hands over the data set as Explicit VR Little Endian (encapsulated or not): a MAC
   // calculated in that encoding, under either name, can be recomputed from it.
@@ -122,7 +108,8 @@ function checkItem(item: DataSet, params: ReadonlyMap<number, MacParameters>, re
   const signingTime = dateTime ? parseDateTime(dateTime) : undefined;
   const certificateType = item.text(TAG.CertificateType);
   // The raw values: OB padding must not be trimmed here, a signature or certificate may end in 0x00.
-  const certificate = derPrefix(item.get(TAG.CertificateOfSigner)?.value);
+  const signerValue = item.get(TAG.CertificateOfSigner)?.value;
+  const certificate = signerValue ? derPrefix(signerValue) : undefined;
   const signature = item.get(TAG.Signature)?.value;
   const code = item.items(TAG.DigitalSignaturePurposeCodeSequence)[0];
   const purposeCode = code?.text(TAG.CodeValue);

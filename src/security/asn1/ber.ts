@@ -284,3 +284,21 @@ export function toDer(el: BerElement, setTag = 0x31): Buffer {
   const v = Buffer.concat(parts);
   return Buffer.concat([header(el.tag, v.length), v]);
 }
+
+/**
+ * A DER value without what follows its own end: in a DICOM OB element (Certificate of Signer,
+ * Encrypted Content) an odd-length DER value is followed by a padding byte (PS3.5 §7.1.1) that is
+ * not part of it. A value whose header cannot be read, or that claims more than it holds, is
+ * returned as it is (its parser will say what is wrong).
+ */
+export function derPrefix(value: Buffer): Buffer {
+  let h: RawHeader | undefined;
+  try {
+    h = decodeHeader(value, 0);
+  } catch {
+    return value;
+  }
+  if (!h || h.length === null) return value;
+  const end = h.headerLength + h.length;
+  return end <= value.length ? value.subarray(0, end) : value;
+}
