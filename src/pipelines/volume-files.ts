@@ -16,6 +16,7 @@ import type { Clock } from '../util/clock.js';
 import type { Random } from '../util/random.js';
 import { fileSetDescriptor } from './fileset-descriptor.js';
 import { protect, type MediaSecurity } from './protect.js';
+import { collectChunks } from '../util/chunks.js';
 
 export interface ProtectContext {
   readonly security?: MediaSecurity;
@@ -68,12 +69,6 @@ export function instanceFile(p: PlannedInstance, size: number, ctx: ProtectConte
   };
 }
 
-async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(c);
-  return Buffer.concat(parts);
-}
-
 /** The studies of a File-set as the PDI files describe them, from its directory records. */
 export function describeStudies(plan: FileSetPlan): VolumeStudy[] {
   const text = (r: DirectoryRecord, tag: number): string => r.keys.string(tag)?.trim() ?? '';
@@ -118,7 +113,7 @@ export interface VolumeFiles {
 export async function volumeFiles(plan: FileSetPlan, sizes: ReadonlyMap<string, number>, ctx: VolumeContext): Promise<VolumeFiles> {
   // The DICOMDIR's offsets describe the inner (plain) file; on secure media it is wrapped like any other.
   const plainDicomdir = encodeDicomdir(plan.fileSet);
-  const dicomdir = await collect(protect(ctx.security, { size: plainDicomdir.length, stream: () => once(plainDicomdir) }, ctx).stream());
+  const dicomdir = await collectChunks(protect(ctx.security, { size: plainDicomdir.length, stream: () => once(plainDicomdir) }, ctx).stream());
   const description: VolumeDescription = {
     fileSetId: plan.fileSet.fileSetId,
     fileSetUID: plan.fileSet.fileSetUID,

@@ -3,6 +3,7 @@
  * options, UID and patient consistency across a set, the markers, the encrypted originals, and
  * hostile input through the create pipeline.
  */
+import type { KeyObject } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -209,15 +210,20 @@ describe('replacement values', () => {
   });
 });
 
+/** The demo PKI's media recipient and signer, as certificate and private key. */
+async function demoCredentials(): Promise<{ recipient: { certificate: Buffer; privateKey: KeyObject }; signer: { certificate: Buffer; privateKey: KeyObject } }> {
+  const dir = tempDir('dcmsafe-deid-unit-');
+  const demo = await makeDemoPki(path.join(dir, 'pki'), { now: new Date(), bits: 2048 });
+  const credential = (c: { certificateFile: string; keyFile?: string }) => ({
+    certificate: loadCertificates(readFileSync(c.certificateFile))[0] as Buffer,
+    privateKey: loadPrivateKey(readFileSync(c.keyFile as string)),
+  });
+  return { recipient: credential(demo.mediaRecipient), signer: credential(demo.mediaSigner) };
+}
+
 describe('encrypted originals', () => {
   it('recovers the original values with the recipient key, and only with it', async () => {
-    const dir = tempDir('dcmsafe-deid-unit-');
-    const demo = await makeDemoPki(path.join(dir, 'pki'), { now: new Date(), bits: 2048 });
-    const credential = (c: { certificateFile: string; keyFile?: string }) => ({
-      certificate: loadCertificates(readFileSync(c.certificateFile))[0] as Buffer,
-      privateKey: loadPrivateKey(readFileSync(c.keyFile as string)),
-    });
-    const pki = { recipient: credential(demo.mediaRecipient), signer: credential(demo.mediaSigner) };
+    const pki = await demoCredentials();
     const d = new Deidentifier({ options: opts() }, seededRandom('t'));
     const { dataSet, originals } = d.deidentify(ct());
     dataSet.set(makeElement(ENCRYPTED_ATTRIBUTES_SEQUENCE, 'SQ', [await encryptedAttributesItem(originals, pki.recipient.certificate, { random: seededRandom('e'), now: new Date() })]));
@@ -229,13 +235,7 @@ describe('encrypted originals', () => {
   });
 
   it('skips garbage and foreign Encrypted Attributes items, and says why when nothing opens', async () => {
-    const dir = tempDir('dcmsafe-deid-unit-');
-    const demo = await makeDemoPki(path.join(dir, 'pki'), { now: new Date(), bits: 2048 });
-    const credential = (c: { certificateFile: string; keyFile?: string }) => ({
-      certificate: loadCertificates(readFileSync(c.certificateFile))[0] as Buffer,
-      privateKey: loadPrivateKey(readFileSync(c.keyFile as string)),
-    });
-    const pki = { recipient: credential(demo.mediaRecipient), signer: credential(demo.mediaSigner) };
+    const pki = await demoCredentials();
     const d = new Deidentifier({ options: opts() }, seededRandom('t'));
     const { dataSet, originals } = d.deidentify(ct());
     const garbage = (content: Buffer, ts = '1.2.840.10008.1.2.1') => {
