@@ -23,8 +23,27 @@ export interface CertificateIds {
   readonly spki: Buffer;
 }
 
+// Every file of a medium carries the same signer certificate (and chain), and every file of a run is
+// written for the same recipients: parsing each certificate once per run instead of once per file
+// saves about half a millisecond per file. Keyed by the DER octets (a copy is parsed, so a caller
+// reusing its buffer cannot change what is cached); bounded; failures are not cached.
+const CACHE_SIZE = 64;
+const idsCache = new Map<string, CertificateIds>();
+const keyCache = new Map<string, KeyObject>();
+
+function remember<T>(cache: Map<string, T>, key: string, value: T): T {
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  cache.set(key, value);
+  return value;
+}
+
 /** Parses a certificate; throws CMS_MALFORMED on anything that is not one. */
 export function certificateIds(der: Buffer, what = 'certificate'): CertificateIds {
+  const key = der.toString('latin1');
+  return idsCache.get(key) ?? remember(idsCache, key, parseCertificateIds(Buffer.from(der), what));
+}
+
+function parseCertificateIds(der: Buffer, what: string): CertificateIds {
   const cert = parseBer(der, what);
   const [tbs] = childrenOf(cert, 0x30, what, 3, 3);
   const fields = childrenOf(tbs, 0x30, `${what} tbsCertificate`, 6);
@@ -48,8 +67,11 @@ export function certificateIds(der: Buffer, what = 'certificate'): CertificateId
 
 /** The subject public key of a certificate. */
 export function certificatePublicKey(ids: CertificateIds): KeyObject {
+  const key = ids.spki.toString('latin1');
+  const cached = keyCache.get(key);
+  if (cached) return cached;
   try {
-    return createPublicKey({ key: ids.spki, format: 'der', type: 'spki' });
+    return remember(keyCache, key, createPublicKey({ key: ids.spki, format: 'der', type: 'spki' }));
   } catch (e) {
     throw new DcmsafeError('CERT_UNREADABLE', `the certificate's public key cannot be read: ${(e as Error).message}`, {}, { cause: e });
   }

@@ -71,7 +71,28 @@ function usage(message: string, data: Record<string, unknown> = {}): DcmsafeErro
   return new DcmsafeError('USAGE', message, data);
 }
 
+// A run writes every file for the same recipients and signer: they are checked and prepared once
+// (certificate parsing, public keys, the key pair check), not once per file.
+const preparedRecipients = new WeakMap<Recipient, PreparedRecipient>();
+const preparedSigners = new WeakMap<Signer, PreparedSigner>();
+
 function prepareRecipient(r: Recipient, index: number): PreparedRecipient {
+  const known = preparedRecipients.get(r);
+  if (known) return known;
+  const prepared = prepareRecipientOnce(r, index);
+  preparedRecipients.set(r, prepared);
+  return prepared;
+}
+
+function prepareSigner(s: Signer): PreparedSigner {
+  const known = preparedSigners.get(s);
+  if (known) return known;
+  const prepared = prepareSignerOnce(s);
+  preparedSigners.set(s, prepared);
+  return prepared;
+}
+
+function prepareRecipientOnce(r: Recipient, index: number): PreparedRecipient {
   if (r.kind === 'certificate') {
     const cert = readCertificate(r.certificate, `recipient certificate ${index + 1}`);
     const publicKey = certificatePublicKey(cert);
@@ -92,7 +113,7 @@ function prepareRecipient(r: Recipient, index: number): PreparedRecipient {
   throw usage(`unknown recipient kind ${String((r as { kind: unknown }).kind)}`);
 }
 
-function prepareSigner(s: Signer): PreparedSigner {
+function prepareSignerOnce(s: Signer): PreparedSigner {
   const digest = DIGESTS[s.digest] as DigestSpec | undefined;
   if (!digest) throw usage(`unknown digest ${String(s.digest)}`);
   const cert = readCertificate(s.certificate, 'signer certificate');
