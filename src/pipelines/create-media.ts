@@ -21,7 +21,7 @@ import { checkStick, writeToStick } from '../media/usb/stick.js';
 import { checkOutputFile, writeImageFile } from '../media/write-image.js';
 import { planZip } from '../media/zip/writer.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { systemRandom, type Random } from '../util/random.js';
+import { randomSpec, systemRandom, type Random } from '../util/random.js';
 import { nameBasedUid } from '../util/uid.js';
 import { describeCertificate } from '../security/pki/certificates.js';
 import { summarize, type CreateSummary, type VolumeSummary } from './create-summary.js';
@@ -30,6 +30,8 @@ import { deidentifyInputs, type DeidentifyRequest } from './deidentify-inputs.js
 import { describeSecurity, type MediaSecurity } from './protect.js';
 import { splitIntoDiscs } from './split.js';
 import { outputSize, volumeFiles, type VolumeContext } from './volume-files.js';
+import { jobOf, type ProtectContext } from './instance-output.js';
+import { InstancePool, poolSize, WINDOW } from './parallel/pool.js';
 import type { DicomSigner } from '../dicom/signature/sign.js';
 
 export type CreateEvent =
@@ -192,51 +194,81 @@ async function createMediaFrom(options: CreateOptions, staging: string | undefin
   });
 
   const security = options.security ? describeSecurity(options.security) : undefined;
-  const secureFor = security?.recipients.map((r) => (r.kind === 'password' ? 'whoever has the password of this medium' : `the holder of the key of ${r.subject}`));
-  const volumes: VolumeSummary[] = [];
-  for (const [i, plan] of plans.entries()) {
-    const vctx: VolumeContext = {
-      ...ctx,
-      profile,
-      institution: options.institution ?? '(institution not set)',
-      mediaKind: MEDIA_NAMES[options.media],
-      ...(plans.length > 1 ? { volumeLabel: `${MEDIA_NAMES[options.media]} ${i + 1} of ${plans.length}` } : {}),
-      ...(secureFor ? { secureFor } : {}),
-      ...(security?.signer ? { signedBy: security.signer.subject } : {}),
-      ...(options.dicomSignature ? { dicomSignedBy: describeCertificate(options.dicomSignature.certificate).subject } : {}),
-    };
-    const { files: mediaFiles, description } = await volumeFiles(plan, sizes, vctx);
-    const out = outputs[i] as string;
-    // Progress at most every 64 MiB, and at the end.
-    const progress = (bytesTotal: number) => {
-      let last = -Infinity;
-      return (bytesDone: number): void => {
-        if (bytesDone - last < 64 << 20 && bytesDone < bytesTotal) return;
-        last = bytesDone;
-        emit({ type: 'progress', volume: i + 1, bytesDone, bytesTotal });
-      };
-    };
-    const bytes = await writeVolume(options, out, mediaFiles, plan.fileSet.fileSetId, clock.now(), random, capacity, progress);
-    emit({ type: 'wrote-volume', volume: i + 1, output: out, bytes });
-    volumes.push({
-      output: path.resolve(out),
-      fileSetId: plan.fileSet.fileSetId,
-      fileSetUID: plan.fileSet.fileSetUID,
-      bytes,
-      instances: plan.instances.length,
-      studies: [...new Set(plan.instances.map((p) => p.instance.studyInstanceUID ?? ''))].filter(Boolean),
-    });
-    if (options.manifest) {
-      const target = volumeOutputs(options.manifest, plans.length)[i] as string;
-      const text = manifest(description, { passwordMedia: security?.recipients.some((r) => r.kind === 'password') ?? false, ...(options.manifestPassword ? { password: options.manifestPassword } : {}) });
-      await writeFile(target, text, { flag: 'wx', mode: options.manifestPassword ? 0o600 : 0o644 });
-    }
+  const pool = startPool(options, ctx, whole.instances.length);
+  try {
+    return await writeVolumes();
+  } finally {
+    await pool?.close();
   }
-  emit({ type: 'done', outputs: volumes.map((v) => v.output) });
-  const signed = summarize({ plan: whole, profile, media: options.media, volumes, ignoredInputs: ignored, ...(security ? { security } : {}) });
-  const ds = options.dicomSignature;
-  const summary: CreateSummary = ds ? { ...signed, dicomSignature: { signer: describeCertificate(ds.certificate).subject, profile: ds.profile, macAlgorithm: ds.algorithm } } : signed;
-  return deidentified ? withDeidentification(summary, deidentified) : summary;
+
+  async function writeVolumes(): Promise<CreateSummary> {
+    const secureFor = security?.recipients.map((r) => (r.kind === 'password' ? 'whoever has the password of this medium' : `the holder of the key of ${r.subject}`));
+    const volumes: VolumeSummary[] = [];
+    for (const [i, plan] of plans.entries()) {
+      const vctx: VolumeContext = {
+        ...ctx,
+        profile,
+        institution: options.institution ?? '(institution not set)',
+        mediaKind: MEDIA_NAMES[options.media],
+        ...(plans.length > 1 ? { volumeLabel: `${MEDIA_NAMES[options.media]} ${i + 1} of ${plans.length}` } : {}),
+        ...(secureFor ? { secureFor } : {}),
+        ...(security?.signer ? { signedBy: security.signer.subject } : {}),
+        ...(options.dicomSignature ? { dicomSignedBy: describeCertificate(options.dicomSignature.certificate).subject } : {}),
+      };
+      const sequence = pool?.sequence(plan.instances.map((p) => ({ job: jobOf(p), size: sizes.get(p.instance.path) as number })));
+      const { files: mediaFiles, description } = await volumeFiles(plan, sizes, sequence ? { ...vctx, producer: sequence } : vctx);
+      const out = outputs[i] as string;
+      // Progress at most every 64 MiB, and at the end.
+      const progress = (bytesTotal: number) => {
+        let last = -Infinity;
+        return (bytesDone: number): void => {
+          if (bytesDone - last < 64 << 20 && bytesDone < bytesTotal) return;
+          last = bytesDone;
+          emit({ type: 'progress', volume: i + 1, bytesDone, bytesTotal });
+        };
+      };
+      let bytes: number;
+      try {
+        bytes = await writeVolume(options, out, mediaFiles, plan.fileSet.fileSetId, clock.now(), random, capacity, progress);
+      } finally {
+        sequence?.close();
+      }
+      emit({ type: 'wrote-volume', volume: i + 1, output: out, bytes });
+      volumes.push({
+        output: path.resolve(out),
+        fileSetId: plan.fileSet.fileSetId,
+        fileSetUID: plan.fileSet.fileSetUID,
+        bytes,
+        instances: plan.instances.length,
+        studies: [...new Set(plan.instances.map((p) => p.instance.studyInstanceUID ?? ''))].filter(Boolean),
+      });
+      if (options.manifest) {
+        const target = volumeOutputs(options.manifest, plans.length)[i] as string;
+        const text = manifest(description, { passwordMedia: security?.recipients.some((r) => r.kind === 'password') ?? false, ...(options.manifestPassword ? { password: options.manifestPassword } : {}) });
+        await writeFile(target, text, { flag: 'wx', mode: options.manifestPassword ? 0o600 : 0o644 });
+      }
+    }
+    emit({ type: 'done', outputs: volumes.map((v) => v.output) });
+    const signed = summarize({ plan: whole, profile, media: options.media, volumes, ignoredInputs: ignored, ...(security ? { security } : {}) });
+    const ds = options.dicomSignature;
+    const summary: CreateSummary = ds ? { ...signed, dicomSignature: { signer: describeCertificate(ds.certificate).subject, profile: ds.profile, macAlgorithm: ds.algorithm } } : signed;
+    return deidentified ? withDeidentification(summary, deidentified) : summary;
+  }
+}
+
+/**
+ * Worker threads for the instances when each one costs CPU (signing, encrypting): none for plain
+ * copies (the disk is the limit), for a single file, or when the Random cannot be rebuilt on
+ * another thread (a test's own); see parallel/pool.ts.
+ */
+function startPool(options: CreateOptions, ctx: ProtectContext, instances: number): InstancePool | undefined {
+  const workers = poolSize();
+  const spec = randomSpec(ctx.random);
+  if (workers < 1 || instances < 2 || !spec || (!options.security && !options.dicomSignature)) return undefined;
+  return new InstancePool(
+    { ...(options.security ? { security: options.security } : {}), ...(options.dicomSignature ? { dicomSignature: options.dicomSignature } : {}), random: spec, window: WINDOW },
+    { workers: Math.min(workers, instances), clock: ctx.clock },
+  );
 }
 
 /** The summary of de-identified media: staged files named by the inputs they came from, and what de-identification did. */

@@ -8,65 +8,23 @@ import type { DirectoryRecord } from '../dicom/dicomdir/model.js';
 import type { FileSetPlan, PlannedInstance } from '../dicom/fileset/plan.js';
 import type { ApplicationProfile } from '../dicom/profiles/profiles.js';
 import { T } from '../dicom/tags.js';
-import { prepareSignedOutput, type DicomSigner } from '../dicom/signature/sign.js';
-import { prepareOutput } from '../dicom/transcode/transcode.js';
 import { memoryFile, type MediaFile } from '../media/media-file.js';
 import { indexHtm, readmeTxt, type VolumeDescription, type VolumeStudy } from '../media/pdi/pdi.js';
-import type { Clock } from '../util/clock.js';
-import type { Random } from '../util/random.js';
 import { fileSetDescriptor } from './fileset-descriptor.js';
-import { protect, type MediaSecurity } from './protect.js';
+import { protect } from './protect.js';
+import { jobOf, openInstance, outputSizeOf, type ProtectContext } from './instance-output.js';
 import { collectChunks } from '../util/chunks.js';
 
-export interface ProtectContext {
-  readonly security?: MediaSecurity;
-  /** Add a DICOM Digital Signature to every instance (PS3.15 Annex C): the files stay plain DICOM. */
-  readonly dicomSignature?: DicomSigner;
-  readonly clock: Clock;
-  readonly random: Random;
-}
-
-function identity(p: PlannedInstance): { sopClassUID: string; sopInstanceUID: string } {
-  return { sopClassUID: p.instance.sopClassUID, sopInstanceUID: p.instance.sopInstanceUID };
-}
-
-/** The instance converted for the medium, and signed when DICOM signatures are asked for. */
-async function prepareInstance(p: PlannedInstance, ctx: ProtectContext): Promise<{ size: number; stream(): AsyncIterable<Buffer>; close(): Promise<void> }> {
-  if (!ctx.dicomSignature) return prepareOutput(p.instance.path, p.kind, identity(p));
-  // The same random stream and time at planning and at writing: the signed bytes are the same.
-  return prepareSignedOutput(p.instance.path, {
-    signer: ctx.dicomSignature,
-    now: ctx.clock.now(),
-    random: ctx.random.fork(`dicom-signature/${p.fileId.join('/')}`),
-    ...(p.kind === 'decode' ? { decodePixelData: true } : {}),
-  });
-}
+export type { ProtectContext } from './instance-output.js';
 
 /** The size an instance will have on the medium (converted, signed, then protected), found without writing it. */
-export async function outputSize(p: PlannedInstance, ctx: ProtectContext): Promise<number> {
-  const out = await prepareInstance(p, ctx);
-  try {
-    return protect(ctx.security, out, ctx).size;
-  } finally {
-    await out.close();
-  }
+export function outputSize(p: PlannedInstance, ctx: ProtectContext): Promise<number> {
+  return outputSizeOf(jobOf(p), ctx);
 }
 
 export function instanceFile(p: PlannedInstance, size: number, ctx: ProtectContext): MediaFile {
-  return {
-    path: p.fileId,
-    size,
-    open: async () => {
-      const out = await prepareInstance(p, ctx);
-      // Each file's keys come from its own random stream: the writer's order does not change them.
-      const file = protect(ctx.security, out, { ...ctx, random: ctx.random.fork(p.fileId.join('/')) });
-      if (file.size !== size) {
-        await out.close();
-        throw new Error(`${p.instance.path}: output size changed between planning (${size}) and writing (${file.size})`);
-      }
-      return { stream: file.stream(), close: () => out.close() };
-    },
-  };
+  const job = jobOf(p);
+  return { path: p.fileId, size, open: () => (ctx.producer ? ctx.producer.open(job, size) : openInstance(job, size, ctx)) };
 }
 
 /** The studies of a File-set as the PDI files describe them, from its directory records. */

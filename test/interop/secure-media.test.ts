@@ -86,6 +86,19 @@ describeWithTools(['openssl'], 'secure media read back by OpenSSL', () => {
     }
   });
 
+  it('makes the same bytes with worker threads as without (a seeded run)', () => {
+    const image = (workers: string): Buffer => {
+      const out = path.join(tmp, `workers-${workers}.iso`);
+      const r = run(process.execPath, [CLI, 'create', ...INPUTS, '--media', 'cd', '--out', out, '--seed', 'workers',
+        '--sign-cert', path.join(pki, 'media-signer.pem'), '--sign-key', path.join(pki, 'media-signer.key'),
+        '--recipient', path.join(pki, 'media-recipient.pem'), '--password-file', passwordFile],
+        { env: { ...env, DCMSAFE_WORKERS: workers, DCMSAFE_INSECURE_TEST_SEED: '1' } });
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(out);
+    };
+    expect(image('0').equals(image('3'))).toBe(true);
+  }, 300_000);
+
   it('refuses a password outside printable US-ASCII, saying why', () => {
     const bad = path.join(tmp, 'bad-password.txt');
     writeFileSync(bad, 'café au lait\n');

@@ -1,0 +1,53 @@
+/**
+ * Messages between the instance pool (main thread) and its workers. Jobs are plain data; content
+ * comes back in blocks whose memory is transferred, not copied; the main thread grants credit as the
+ * writer consumes blocks, so a worker never runs more than a window ahead (back-pressure).
+ */
+import type { DicomSigner } from '../../dicom/signature/sign.js';
+import type { RandomSpec } from '../../util/random.js';
+import type { InstanceJob } from '../instance-output.js';
+import type { MediaSecurity } from '../protect.js';
+
+/** Given to every worker when it starts. */
+export interface WorkerSetup {
+  readonly security?: MediaSecurity;
+  readonly dicomSignature?: DicomSigner;
+  readonly random: RandomSpec;
+  /** Bytes a worker may have sent for one job and not yet been credited. */
+  readonly window: number;
+}
+
+export type ToWorker =
+  | { readonly type: 'job'; readonly id: number; readonly job: InstanceJob; readonly size: number; readonly now: number }
+  | { readonly type: 'credit'; readonly id: number; readonly bytes: number }
+  | { readonly type: 'cancel'; readonly id: number };
+
+export interface WorkerError {
+  readonly code?: string;
+  readonly message: string;
+  readonly data?: Record<string, unknown>;
+}
+
+export type FromWorker =
+  | { readonly type: 'chunk'; readonly id: number; readonly data: ArrayBuffer; readonly length: number }
+  | { readonly type: 'end'; readonly id: number }
+  | { readonly type: 'cancelled'; readonly id: number }
+  | { readonly type: 'error'; readonly id: number; readonly error: WorkerError };
+
+/** What the pool needs of a worker: a Worker, or in tests a MessagePort served on this thread. */
+export interface WorkerLike {
+  postMessage(message: ToWorker): void;
+  on(event: 'message', listener: (message: FromWorker) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  terminate(): Promise<unknown>;
+}
+
+/** Structured cloning turns Buffers into Uint8Arrays: turn them back, in plain objects and arrays. */
+export function revive<T>(value: T): T {
+  if (value instanceof Uint8Array) return (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length)) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => revive(v)) as T;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revive(v)])) as T;
+  }
+  return value;
+}

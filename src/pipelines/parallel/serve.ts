@@ -1,0 +1,106 @@
+/**
+ * The worker side of the instance pool: runs one job at a time (convert, sign, protect: the same
+ * `openInstance` the main thread would run), sends the content in blocks of at most BLOCK bytes,
+ * and waits for credit whenever a window's worth is unconsumed. A cancelled job stops at the next
+ * block and closes its input.
+ */
+import { isDcmsafeError } from '../../errors/index.js';
+import { fixedClock } from '../../util/clock.js';
+import { randomFromSpec } from '../../util/random.js';
+import { openInstance, type ProtectContext } from '../instance-output.js';
+import { revive, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
+
+export const BLOCK = 1 << 20;
+
+export interface PortLike {
+  postMessage(message: FromWorker, transfer?: ArrayBuffer[]): void;
+  on(event: 'message', listener: (message: ToWorker) => void): unknown;
+}
+
+interface JobState {
+  outstanding: number;
+  cancelled: boolean;
+  wake?: () => void;
+}
+
+export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
+  const setup = revive(rawSetup);
+  const base = {
+    ...(setup.security ? { security: setup.security } : {}),
+    ...(setup.dicomSignature ? { dicomSignature: setup.dicomSignature } : {}),
+    random: randomFromSpec(setup.random),
+  };
+  const states = new Map<number, JobState>();
+  const queue: Extract<ToWorker, { type: 'job' }>[] = [];
+  let running = false;
+
+  const pump = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    for (let next = queue.shift(); next; next = queue.shift()) await run(next);
+    running = false;
+  };
+
+  const run = async (message: Extract<ToWorker, { type: 'job' }>): Promise<void> => {
+    const state = states.get(message.id) as JobState;
+    try {
+      if (!state.cancelled) await produce(message, state);
+      port.postMessage(state.cancelled ? { type: 'cancelled', id: message.id } : { type: 'end', id: message.id });
+    } catch (e) {
+      port.postMessage(state.cancelled ? { type: 'cancelled', id: message.id } : { type: 'error', id: message.id, error: describe(e) });
+    } finally {
+      states.delete(message.id);
+    }
+  };
+
+  const produce = async (message: Extract<ToWorker, { type: 'job' }>, state: JobState): Promise<void> => {
+    const ctx: ProtectContext = { ...base, clock: fixedClock(message.now) };
+    const opened = await openInstance(revive(message.job), message.size, ctx);
+    let left = message.size;
+    let block = Buffer.allocUnsafeSlow(Math.max(1, Math.min(BLOCK, left)));
+    let fill = 0;
+    const send = async (): Promise<void> => {
+      port.postMessage({ type: 'chunk', id: message.id, data: block.buffer as ArrayBuffer, length: fill }, [block.buffer as ArrayBuffer]);
+      state.outstanding += fill;
+      left -= fill;
+      fill = 0;
+      block = Buffer.allocUnsafeSlow(Math.max(1, Math.min(BLOCK, left)));
+      while (state.outstanding >= setup.window && !state.cancelled) await new Promise<void>((resolve) => (state.wake = resolve));
+    };
+    try {
+      for await (const chunk of opened.stream) {
+        for (let at = 0; at < chunk.length && !state.cancelled; ) {
+          const n = chunk.copy(block, fill, at);
+          fill += n;
+          at += n;
+          if (fill === block.length) await send();
+        }
+        if (state.cancelled) return;
+      }
+      if (fill > 0) await send();
+    } finally {
+      await opened.close();
+    }
+  };
+
+  port.on('message', (message) => {
+    if (message.type === 'job') {
+      states.set(message.id, { outstanding: 0, cancelled: false });
+      queue.push(message);
+      void pump();
+      return;
+    }
+    const state = states.get(message.id);
+    if (!state) return;
+    if (message.type === 'credit') state.outstanding -= message.bytes;
+    else state.cancelled = true;
+    const wake = state.wake;
+    state.wake = undefined;
+    wake?.();
+  });
+}
+
+function describe(e: unknown): { code?: string; message: string; data?: Record<string, unknown> } {
+  if (isDcmsafeError(e)) return { code: e.code, message: e.message, data: JSON.parse(JSON.stringify(e.data ?? {})) as Record<string, unknown> };
+  return { message: e instanceof Error ? e.message : String(e) };
+}
