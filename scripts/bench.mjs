@@ -1,146 +1,126 @@
-// npm run bench [-- --quick]: proves that creating media streams, with memory flat as inputs grow.
-// Each case runs in its own process and reports throughput and peak resident memory.
-// Cases: copy (large files that go on media as they are), reencode (a large implicit VR file
-// rewritten as Explicit VR Little Endian, value by value) secure (one 1 GiB file signed and
-// encrypted as a Secure DICOM File) and dvd (a 4 GB ISO 9660 DVD image); import (the samples repeated
-// to 1 GB over DICOM TLS to storescp, dcmsafe import beside dcmtk storescu, and one 1 GiB secure
-// instance; see bench-import.mjs).
-import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+// npm run bench [-- --size 2G | --quick] [--keep]: dcmsafe beside the reference tools (issue 10).
+// Cases, each dcmsafe then its reference in the same run, every timed command its own process under
+// /usr/bin/time (wall seconds, peak RSS):
+//   create  dcmsafe create --media dvd, signed and encrypted, against cp + dcmmkdir + openssl cms
+//           (xargs -P nproc) + xorriso (scripts/bench/ref-create.sh)
+//   verify  dcmsafe verify of that ISO against 7z + openssl cms decrypt/verify (ref-verify.sh)
+//   import  dcmsafe import (secure ISO, plain medium) against dcmtk storescu, both over TLS to storescp
+//           in a network namespace (import-inside.mjs)
+//   memory  peak RSS of the above, and of create, verify and import of one large instance
+//   scale   the DICOMDIR of N header-only instances: dcmsafe's library against dcmmkdir
+//   limit   the machine's crypto bound (openssl speed) that create is measured against
+// Writes bench/results/latest.json and prints a table. Exit status 1 when a case fails to run or a
+// dcmsafe create/verify/import run peaks above 256 MB RSS; speed targets are reported, not enforced.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildDataSet, encodeFileMeta, encodePart10 } from '../dist/dicom/part10/writer.js';
-import { T } from '../dist/dicom/tags.js';
+import { createCase, importCase, largeCase, layout, limitCase, machine, prepare, scaleCase, verifyCase } from './bench/cases.mjs';
+import { checkedRss, printTable, RSS_LIMIT_MB, rows, TARGETS } from './bench/report.mjs';
+import { here, MB } from './bench/run.mjs';
 
-const quick = process.argv.includes('--quick');
-const MiB = 1024 * 1024;
-const RSS_LIMIT_MB = 256;
-const here = path.dirname(fileURLToPath(import.meta.url));
+const MiB = 2 ** 20;
 
-function identity(i) {
-  return [
-    [T.SOPClassUID, 'UI', '1.2.840.10008.5.1.4.1.1.7'],
-    [T.SOPInstanceUID, 'UI', `1.2.826.0.1.3680043.10.999.${i}`],
-    [T.PatientID, 'LO', 'BENCH'],
-    [T.PatientName, 'PN', 'Bench^Mark'],
-    [T.StudyInstanceUID, 'UI', '1.2.826.0.1.3680043.10.999.1'],
-    [T.SeriesInstanceUID, 'UI', '1.2.826.0.1.3680043.10.999.1.1'],
-    [T.InstanceNumber, 'IS', i],
-    [T.Rows, 'US', 1024],
-    [T.Columns, 'US', 1024],
-  ];
+/** "2G", "500M", "50M", "123456": decimal units (10^9, 10^6, 10^3), like MB in the results. */
+function parseSize(text) {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)B?$/i.exec(text ?? '');
+  if (!m) throw new Error(`--size ${text}: expected a number with K, M or G (e.g. 2G, 500M)`);
+  return Math.round(Number(m[1]) * { '': 1, K: 1e3, M: 1e6, G: 1e9 }[m[2].toUpperCase()]);
 }
 
-/** A file with `pixels` bytes of pixel data, written sparse (the bench measures dcmsafe, not the disk). */
-function writeLarge(file, header, pixels, vr = 'OW', explicit = true) {
-  const el = Buffer.alloc(explicit ? 12 : 8);
-  el.writeUInt16LE(0x7fe0, 0);
-  el.writeUInt16LE(0x0010, 2);
-  if (explicit) {
-    el.write(vr, 4, 'latin1');
-    el.writeUInt32LE(pixels, 8);
-  } else el.writeUInt32LE(pixels, 4);
-  const fd = openSync(file, 'w');
-  writeSync(fd, Buffer.concat([header, el]));
-  ftruncateSync(fd, header.length + el.length + pixels);
-  closeSync(fd);
+/** Options from the command line: --quick is --size 50M with every case shrunk (< 3 min on 2 cores). */
+function options(argv) {
+  const known = new Set(['--quick', '--keep', '--size']);
+  const unknown = argv.filter((a, i) => a.startsWith('-') && !known.has(a) && argv[i - 1] !== '--size');
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(' ')} (usage: node scripts/bench.mjs [--size 2G | --quick] [--keep])`);
+  const quick = argv.includes('--quick');
+  const at = argv.indexOf('--size');
+  const sizeText = at >= 0 ? argv[at + 1] : quick ? '50M' : '2G';
+  const size = parseSize(sizeText);
+  const small = quick || size <= 100e6;
+  return {
+    quick,
+    keep: argv.includes('--keep'),
+    sizeText,
+    size,
+    maxMultiFrame: small ? 8 * MiB : Infinity, // quick: each multi-frame instance at most 8 MiB
+    large: quick ? 128 * MiB : 1024 * MiB, // the single large instance of the memory case
+    scaleCounts: quick ? [500, 1000, 2000] : [1000, 10000, 100000],
+  };
 }
 
-function implicitHeader(i) {
-  const ds = buildDataSet(identity(i));
-  const parts = [];
-  for (const e of ds.sorted()) {
-    const h = Buffer.alloc(8);
-    h.writeUInt16LE(e.tag >>> 16, 0);
-    h.writeUInt16LE(e.tag & 0xffff, 2);
-    h.writeUInt32LE(e.value.length, 4);
-    parts.push(h, e.value);
+/** Runs one case; a case that throws is recorded and the bench goes on with the others. */
+function attempt(name, fn, failures) {
+  const start = Date.now();
+  process.stderr.write(`bench: ${name}...`);
+  try {
+    const r = fn();
+    process.stderr.write(` ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+    return r;
+  } catch (e) {
+    process.stderr.write(` FAILED\n${e.stack ?? e}\n`);
+    failures.push([name, e]);
+    return undefined;
   }
-  return Buffer.concat([encodeFileMeta({ sopClassUID: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUID: `1.2.826.0.1.3680043.10.999.${i}`, transferSyntaxUID: '1.2.840.10008.1.2' }), ...parts]);
 }
 
-function runCase(name, inputs, bytes, mode = 'plain') {
-  const out = path.join(path.dirname(inputs), mode === 'dvd' ? `${name}.iso` : `${name}-out`);
-  const r = spawnSync(process.execPath, [path.join(here, 'bench-create-child.mjs'), inputs, out, mode], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${name}: ${r.stderr}`);
-  const { seconds, maxRssMB } = JSON.parse(r.stdout);
-  const mbps = bytes / MiB / seconds;
-  console.log(`${name.padEnd(10)} ${(bytes / MiB).toFixed(0).padStart(6)} MiB in ${seconds.toFixed(2)} s = ${mbps.toFixed(0).padStart(5)} MiB/s, peak RSS ${maxRssMB.toFixed(0)} MB`);
-  rmSync(out, { recursive: true, force: true });
-  rmSync(`${out.replace(/\.iso$/, '')}-1.iso`, { force: true });
-  return maxRssMB;
+function main() {
+  let opts;
+  try {
+    opts = options(process.argv.slice(2));
+  } catch (e) {
+    console.error(`bench: ${e.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  const root = mkdtempSync(path.join(tmpdir(), 'dcmsafe-bench-'));
+  const L = layout(root);
+  const failures = [];
+  const res = { machine: machine(), options: { size: opts.size, sizeText: opts.sizeText, quick: opts.quick, largeBytes: opts.large, scaleCounts: opts.scaleCounts }, units: { MB: '10^6 bytes', rate: 'MB of input (DICOM) bytes per second of wall time', rss: 'peak RSS in MB (10^6 bytes), /usr/bin/time %M' }, targets: { ...TARGETS, rssMB: RSS_LIMIT_MB } };
+  try {
+    res.dataset = attempt('dataset', () => prepare(L, opts), failures);
+    if (res.dataset) {
+      const d = res.dataset;
+      process.stderr.write(`bench: ${d.files} instances (${d.slices} CT slices, ${d.multiFrame} XA multi-frame of ${d.framesPerMultiFrame} frames), ${(d.bytes / MB).toFixed(1)} MB; work folder ${root}\n`);
+      res.create = attempt('create', () => createCase(L), failures);
+      if (res.create) res.verify = attempt('verify', () => verifyCase(L, d.files + 1), failures);
+      res.large = attempt('large instance create + verify', () => largeCase(L), failures);
+      if (res.create && res.large) res.import = attempt('import', () => importCase(L, d.files), failures);
+    }
+    res.scale = attempt('scale (DICOMDIR)', () => scaleCase(L, opts.scaleCounts), failures);
+    if (res.scale) res.scaleFlatness = flatness(res.scale);
+    res.limit = attempt('limit (openssl speed)', () => limitCase(), failures);
+  } finally {
+    if (opts.keep) process.stderr.write(`bench: kept ${root}\n`);
+    else rmSync(root, { recursive: true, force: true });
+  }
+  const table = rows(res);
+  res.table = table.map(({ case: name, d, r, ratio, target, ok }) => ({ case: name, dcmsafe: d, reference: r, ratio, target, pass: ok }));
+  res.failures = failures.map(([name, e]) => ({ case: name, error: String(e.message ?? e) }));
+  const over = checkedRss(table).filter((x) => x.rssMB > RSS_LIMIT_MB);
+  res.rssOverLimit = over;
+  const outDir = path.join(here, '..', '..', 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(res, null, 2)}\n`);
+
+  console.log(`dcmsafe bench --size ${opts.sizeText}${opts.quick ? ' (quick)' : ''}: ${res.machine.cpus} cores, ${res.machine.model}, node ${res.machine.node}, ${res.machine.openssl}`);
+  console.log('MB = 10^6 bytes; rates are MB of input DICOM bytes per second; ratio = reference time / dcmsafe time (> 1: dcmsafe faster).');
+  console.log('References: create and verify run openssl in parallel on every core (xargs -P nproc); import compares with dcmtk storescu +tls.');
+  printTable(table, failures);
+  console.log(`results: bench/results/latest.json`);
+  for (const x of over) console.error(`peak RSS ${x.rssMB.toFixed(0)} MB in "${x.case}" exceeds ${RSS_LIMIT_MB} MB`);
+  if (failures.length > 0 || over.length > 0) process.exitCode = 1;
 }
 
-/** Issue 6: the import bench, its peers in a network namespace. Returns dcmsafe's peak RSS values. */
-function importCase(root) {
-  const dir = path.join(root, 'import');
-  spawnSync('mkdir', ['-p', dir]);
-  const size = quick ? 50 * MiB : 1024 * MiB;
-  const large = quick ? 128 * MiB : 1024 * MiB;
-  const script = path.join(here, 'bench-import.mjs');
-  const ns = spawnSync('unshare', ['--net', '--pid', '--fork', 'true']);
-  if (ns.status !== 0) {
-    console.log('import     skipped: no network namespace here (unshare --net needs root or user namespaces)');
-    return [];
-  }
-  let r = spawnSync(process.execPath, [script, 'prepare', dir, String(size), String(large)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`import bench (prepare): ${r.stderr}`);
-  r = spawnSync('unshare', ['--net', '--pid', '--fork', 'sh', '-c', 'ip link set lo up && exec "$0" "$1" run "$2"', process.execPath, script, dir], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`import bench: ${r.stderr}`);
-  const { prepared, results } = JSON.parse(r.stdout.trim().split('\n').at(-1));
-  const rate = (bytes, s) => bytes / MiB / s;
-  const base = rate(prepared.bytes, results.storescu.seconds);
-  const line = (name, bytes, x, note = '') =>
-    console.log(`${name.padEnd(10)} ${(bytes / MiB).toFixed(0).padStart(6)} MiB in ${x.seconds.toFixed(2)} s = ${rate(bytes, x.seconds).toFixed(0).padStart(5)} MiB/s, peak RSS ${x.maxRssMB.toFixed(0)} MB${note}`);
-  console.log(`import over TLS to storescp: ${prepared.files} files (the samples repeated), ${(prepared.bytes / MiB).toFixed(0)} MiB`);
-  line('storescu', prepared.bytes, results.storescu, ' (dcmtk storescu +tls, the plain files)');
-  line('imp-plain', prepared.bytes, results.plain, ` (dcmsafe import, plain medium: verify + coerce + send; ${(rate(prepared.bytes, results.plain.seconds) / base).toFixed(2)}x storescu)`);
-  line('imp-secure', prepared.bytes, results.secure, ` (signed and encrypted medium: verify, decrypt + coerce + send; ${(rate(prepared.bytes, results.secure.seconds) / base).toFixed(2)}x storescu)`);
-  line('imp-large', prepared.large, results.large, ' (one secure instance)');
-  return [results.plain.maxRssMB, results.secure.maxRssMB, results.large.maxRssMB];
+/** Per-instance time at the largest N over the smallest: wall (with process start) and work only. */
+function flatness(scale) {
+  const first = scale[0];
+  const last = scale.at(-1);
+  const per = (x, n) => x / n;
+  return {
+    dcmsafe: per(last.dcmsafe.seconds, last.n) / per(first.dcmsafe.seconds, first.n),
+    dcmsafeWork: per(last.dcmsafe.workSeconds, last.n) / per(first.dcmsafe.workSeconds, first.n),
+    reference: per(last.reference.seconds, last.n) / per(Math.max(first.reference.seconds, 0.01), first.n),
+  };
 }
 
-const root = mkdtempSync(path.join(tmpdir(), 'dcmsafe-bench-'));
-try {
-  const perFile = quick ? 64 * MiB : 256 * MiB;
-  const files = quick ? 2 : 4;
-  const copyDir = path.join(root, 'copy');
-  spawnSync('mkdir', ['-p', copyDir]);
-  for (let i = 1; i <= files; i++) {
-    writeLarge(path.join(copyDir, `f${i}.dcm`), encodePart10({ sopClassUID: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUID: `1.2.826.0.1.3680043.10.999.${i}` }, buildDataSet(identity(i))), perFile);
-  }
-  const reDir = path.join(root, 'reencode');
-  spawnSync('mkdir', ['-p', reDir]);
-  writeLarge(path.join(reDir, 'implicit.dcm'), implicitHeader(100), perFile * (quick ? 1 : 2), 'OW', false);
-
-  const secureDir = path.join(root, 'secure');
-  const secureBytes = quick ? 128 * MiB : 1024 * MiB;
-  spawnSync('mkdir', ['-p', secureDir]);
-  writeLarge(path.join(secureDir, 'large.dcm'), encodePart10({ sopClassUID: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUID: '1.2.826.0.1.3680043.10.999.200' }, buildDataSet(identity(200))), secureBytes);
-
-  // Issue 4: a DVD image (ISO 9660) of 4 GB from generated input, streamed.
-  const dvdDir = path.join(root, 'dvd');
-  const dvdFiles = quick ? 2 : 16;
-  spawnSync('mkdir', ['-p', dvdDir]);
-  for (let i = 1; i <= dvdFiles; i++) {
-    writeLarge(path.join(dvdDir, `d${i}.dcm`), encodePart10({ sopClassUID: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUID: `1.2.826.0.1.3680043.10.999.${300 + i}` }, buildDataSet(identity(300 + i))), 250 * 1000 * 1000);
-  }
-
-  console.log(`dcmsafe bench${quick ? ' (quick)' : ''}: create --media folder, peak RSS target < ${RSS_LIMIT_MB} MB`);
-  const peaks = [
-    runCase('copy', copyDir, perFile * files),
-    runCase('reencode', reDir, perFile * (quick ? 1 : 2)),
-    // Issue 3: sign (SHA-256, RSA) and encrypt (AES-256-CBC) in one streaming pass.
-    runCase('secure', secureDir, secureBytes, 'secure'),
-    runCase('dvd', dvdDir, dvdFiles * 250 * 1000 * 1000, 'dvd'),
-  ];
-  peaks.push(...importCase(root));
-  const worst = Math.max(...peaks);
-  if (worst > RSS_LIMIT_MB) {
-    console.error(`peak RSS ${worst.toFixed(0)} MB exceeds ${RSS_LIMIT_MB} MB`);
-    process.exitCode = 1;
-  }
-} finally {
-  rmSync(root, { recursive: true, force: true });
-}
+main();
