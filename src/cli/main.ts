@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import { asDcmsafeError, DcmsafeError, EXIT, exitCodeForFault } from '../errors/index.js';
 import { PROFILES } from '../dicom/profiles/profiles.js';
 import { clockFromEnvironment } from '../util/clock.js';
+import { leanHeap } from '../util/heap.js';
 import { seededRandom, systemRandom } from '../util/random.js';
 import { createMedia, type CreateEvent } from '../pipelines/create-media.js';
 import { generateSamples } from '../samples/generate.js';
@@ -179,6 +180,7 @@ Explicit VR Little Endian (never lossy) or refused with the profiles that would 
 Set SOURCE_DATE_EPOCH to pin the clock for reproducible output.`,
     )
     .action(async (inputs: string[], opts: Record<string, string | boolean | string[] | undefined>) => {
+      leanHeap();
       state.json = opts.json === true;
       const random = typeof opts.seed === 'string' ? seededRandom(opts.seed) : systemRandom;
       const encrypting = (opts.recipient as string[]).length > 0 || opts.passwordFile || opts.passwordEnv || opts.generatePassword || opts.keepOriginalsFor;

@@ -9,13 +9,11 @@
  * a file the guess did not have in flight, the jobs in flight are cancelled and the lookahead starts
  * again from that file: a wrong guess costs work, never correctness or memory.
  */
-import { availableParallelism } from 'node:os';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DcmsafeError, ERROR_CODES, type ErrorCode } from '../../errors/index.js';
 import type { OpenedContent } from '../../media/media-file.js';
 import type { Clock } from '../../util/clock.js';
+import { workerCount } from '../../util/workers.js';
 import type { InstanceJob, InstanceProducer } from '../instance-output.js';
 import type { FromWorker, WorkerError, WorkerLike, WorkerSetup } from './protocol.js';
 
@@ -33,20 +31,14 @@ export interface PoolOptions {
 
 const WORKER_SCRIPT = new URL('./worker.js', import.meta.url);
 
-/**
- * Worker threads to use: DCMSAFE_WORKERS if set (0 turns the pool off), else one per core, at most 8.
- * None when the compiled worker script is not there (the sources run under a test runner).
- */
+/** Worker threads for the pool (util/workers.ts: DCMSAFE_WORKERS, else one per core). */
 export function poolSize(env: NodeJS.ProcessEnv = process.env): number {
-  if (!existsSync(fileURLToPath(WORKER_SCRIPT))) return 0;
-  const asked = env.DCMSAFE_WORKERS;
-  if (asked !== undefined && /^\d+$/.test(asked)) return Math.min(Number(asked), 64);
-  return Math.min(availableParallelism(), 8);
+  return workerCount(WORKER_SCRIPT, env);
 }
 
 function spawnThread(setup: WorkerSetup): WorkerLike {
   // A small young generation: the blocks a worker allocates die young, and are freed sooner.
-  return new Worker(WORKER_SCRIPT, { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: Number(process.env.DCMSAFE_WYG ?? 4) } }) as unknown as WorkerLike;
+  return new Worker(WORKER_SCRIPT, { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: 4 } }) as unknown as WorkerLike;
 }
 
 class Job {

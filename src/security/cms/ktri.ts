@@ -10,7 +10,7 @@ import { absentOrNull, childrenOf, decodeAlgorithmIdentifier, decodeSmallInteger
 import { explicit, integer, nullValue, octetString, oid, raw, sequence, type DerNode } from '../asn1/der.js';
 import { DIGESTS, OID, digestByOid, type DigestName } from './algorithms.js';
 import type { CertificateIds } from './certificate.js';
-import { decryptOaep, decryptPkcs1v15, encryptOaep, encryptPkcs1v15, type OaepParams } from './rsa.js';
+import { decodeOaep, decodePkcs1v15, encryptOaep, encryptPkcs1v15, rawPrivate, type OaepParams } from './rsa.js';
 
 export type KeyTransportPadding = 'pkcs1' | 'oaep';
 
@@ -115,9 +115,15 @@ export function decodeKeyTransRecipientInfo(el: BerElement): DecodedKtri {
   return { rid, scheme, encryptedKey: octetsOf(f[3], 'encryptedKey') };
 }
 
+/**
+ * The raw RSA private operation of one key, done elsewhere (a worker thread: see rsa-service.ts), so
+ * that the 2 ms it takes per file for a 3072-bit key does not hold up the thread that streams files.
+ */
+export type RawPrivateOperation = (ciphertext: Buffer) => Promise<Buffer | null>;
+
 /** The content key, or null when this private key does not open it. */
-export function decryptContentKey(privateKey: KeyObject, scheme: KeyTransportScheme, encryptedKey: Buffer): Buffer | null {
-  if (scheme.kind === 'pkcs1') return decryptPkcs1v15(privateKey, encryptedKey);
-  if (scheme.kind === 'oaep') return decryptOaep(privateKey, encryptedKey, scheme.params);
-  return null;
+export async function decryptContentKey(privateKey: KeyObject, scheme: KeyTransportScheme, encryptedKey: Buffer, raw?: RawPrivateOperation): Promise<Buffer | null> {
+  if (scheme.kind === 'unsupported') return null;
+  const em = raw ? await raw(encryptedKey) : rawPrivate(privateKey, encryptedKey);
+  return scheme.kind === 'pkcs1' ? decodePkcs1v15(em) : decodeOaep(em, scheme.params);
 }

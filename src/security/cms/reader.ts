@@ -34,14 +34,15 @@ import { ByteCursor, CHUNK } from '../asn1/cursor.js';
 import { encodeOidValue } from '../asn1/der.js';
 import { CONTENT_TYPE_NAMES, OID, algorithmName, cipherByOid, digestByOid, type CipherSpec } from './algorithms.js';
 import { matchesIssuerAndSerial, readCertificate, type CertificateIds } from './certificate.js';
-import { decodeKeyTransRecipientInfo, decryptContentKey } from './ktri.js';
+import { decodeKeyTransRecipientInfo, decryptContentKey, type RawPrivateOperation } from './ktri.js';
 import { decodePasswordRecipientInfo, unwrapKey, type Pbkdf2Params } from './pwri.js';
 import { verifySignerInfo, type SignerResult } from './signer-info.js';
 
 export type { SignerResult } from './signer-info.js';
 
 export interface DecryptionKeys {
-  certificates?: Array<{ certificate: Buffer; privateKey: KeyObject }>;
+  /** `rawPrivate`: the key's raw RSA operation done off this thread (rsa-service.ts); absent: here. */
+  certificates?: Array<{ certificate: Buffer; privateKey: KeyObject; rawPrivate?: RawPrivateOperation }>;
   passwords?: string[];
 }
 
@@ -179,9 +180,10 @@ const RECIPIENT_KINDS: Readonly<Record<number, string>> = {
 };
 
 async function openContentKey(recipientInfos: readonly BerElement[], keys: DecryptionKeys, cipher: CipherSpec, legacy: Set<string>, file: string): Promise<OpenedKey> {
-  const certs: Array<{ ids: CertificateIds; privateKey: KeyObject }> = (keys.certificates ?? []).map((k, i) => ({
+  const certs: Array<{ ids: CertificateIds; privateKey: KeyObject; rawPrivate?: RawPrivateOperation }> = (keys.certificates ?? []).map((k, i) => ({
     ids: readCertificate(k.certificate, `decryption certificate ${i + 1}`),
     privateKey: k.privateKey,
+    ...(k.rawPrivate ? { rawPrivate: k.rawPrivate } : {}),
   }));
   const passwords = keys.passwords ?? [];
   const failures: DcmsafeError[] = [];
@@ -206,7 +208,7 @@ async function openContentKey(recipientInfos: readonly BerElement[], keys: Decry
           failures.push(new DcmsafeError('CMS_WRONG_KEY', `${file}: the key given for recipient ${index + 1} is not an RSA private key`, { file, recipient: index }));
           continue;
         }
-        const cek = decryptContentKey(c.privateKey, ktri.scheme, ktri.encryptedKey);
+        const cek = await decryptContentKey(c.privateKey, ktri.scheme, ktri.encryptedKey, c.rawPrivate);
         if (cek && cek.length === cipher.keyLength) {
           const bits = c.privateKey.asymmetricKeyDetails?.modulusLength;
           if (bits && bits < 2048) legacy.add(`rsa-${bits}`);

@@ -24,7 +24,7 @@ function rawPublic(publicKey: KeyObject, em: Buffer): Buffer {
 }
 
 /** The raw RSA private operation, or null when the ciphertext cannot be one for this key. */
-function rawPrivate(privateKey: KeyObject, c: Buffer): Buffer | null {
+export function rawPrivate(privateKey: KeyObject, c: Buffer): Buffer | null {
   const k = modulusBytes(privateKey);
   let input = c;
   if (input.length > k) return null;
@@ -57,7 +57,11 @@ export function encryptPkcs1v15(publicKey: KeyObject, message: Buffer, random: R
 
 /** RSAES-PKCS1-v1_5-DECRYPT (RFC 8017 §7.2.2); null when the padding is wrong. */
 export function decryptPkcs1v15(privateKey: KeyObject, ciphertext: Buffer): Buffer | null {
-  const em = rawPrivate(privateKey, ciphertext);
+  return decodePkcs1v15(rawPrivate(privateKey, ciphertext));
+}
+
+/** EME-PKCS1-v1_5 decoding of the raw private operation's result (RFC 8017 §7.2.2 step 3). */
+export function decodePkcs1v15(em: Buffer | null): Buffer | null {
   if (!em || em.length < 11) return null;
   let sep = -1;
   for (let i = 2; i < em.length; i++) {
@@ -111,7 +115,11 @@ export function encryptOaep(publicKey: KeyObject, message: Buffer, params: OaepP
 
 /** RSAES-OAEP-DECRYPT (RFC 8017 §7.1.2); null when decoding fails. */
 export function decryptOaep(privateKey: KeyObject, ciphertext: Buffer, params: OaepParams): Buffer | null {
-  const em = rawPrivate(privateKey, ciphertext);
+  return decodeOaep(rawPrivate(privateKey, ciphertext), params);
+}
+
+/** EME-OAEP decoding of the raw private operation's result (RFC 8017 §7.1.2 step 3). */
+export function decodeOaep(em: Buffer | null, params: OaepParams): Buffer | null {
   if (!em) return null;
   const k = em.length;
   const lHash = createHash(params.hash).update(params.label).digest();
