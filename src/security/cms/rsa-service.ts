@@ -60,7 +60,9 @@ export function startRsaService(keys: DecryptionKeys, workers = workerCount(WORK
     const id = nextId++;
     return new Promise<Buffer | null>((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
-      thread.worker.postMessage({ id, key: index, c });
+      // A copy of just these octets: a Buffer is often a view into a large read buffer, and posting a
+      // view clones the whole buffer under it.
+      thread.worker.postMessage({ id, key: index, c: new Uint8Array(c) });
     });
   };
 
@@ -69,6 +71,28 @@ export function startRsaService(keys: DecryptionKeys, workers = workerCount(WORK
     close: async () => {
       for (const t of threads) for (const p of t.pending.values()) p.reject(new DcmsafeError('INTERNAL', 'the RSA service was closed'));
       await Promise.all(threads.map((t) => t.worker.terminate()));
+    },
+  };
+}
+
+/**
+ * An RSA service started on the first content key it is asked for: a medium without certificate-
+ * encrypted files (plain, or password media) costs no threads. close() stops it if it was started.
+ */
+export function lazyRsaService(keys: DecryptionKeys, workers = workerCount(WORKER_SCRIPT)): RsaService {
+  const certificates = keys.certificates ?? [];
+  if (workers < 1 || certificates.length === 0) return { keys, close: () => Promise.resolve() };
+  let service: RsaService | undefined;
+  const operation =
+    (index: number): RawPrivateOperation =>
+    (c) => {
+      service ??= startRsaService(keys, workers) as RsaService;
+      return (service.keys.certificates?.[index]?.rawPrivate as RawPrivateOperation)(c);
+    };
+  return {
+    keys: { ...keys, certificates: certificates.map((c, i) => ({ ...c, rawPrivate: operation(i) })) },
+    close: async () => {
+      await service?.close();
     },
   };
 }

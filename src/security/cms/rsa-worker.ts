@@ -7,5 +7,5 @@ const keys = workerData as readonly KeyObject[];
 parentPort?.on('message', (m: { id: number; key: number; c: Uint8Array }) => {
   const key = keys[m.key];
   const em = key ? rawPrivate(key, Buffer.from(m.c.buffer, m.c.byteOffset, m.c.length)) : null;
-  parentPort?.postMessage({ id: m.id, em });
+  parentPort?.postMessage({ id: m.id, em: em ? new Uint8Array(em) : null });
 });
