@@ -32,6 +32,7 @@ import { splitIntoDiscs } from './split.js';
 import { outputSize, volumeFiles, type VolumeContext } from './volume-files.js';
 import { jobOf, type ProtectContext } from './instance-output.js';
 import { InstancePool, poolSize, WINDOW } from './parallel/pool.js';
+import { forEachBounded } from '../util/concurrency.js';
 import type { DicomSigner } from '../dicom/signature/sign.js';
 
 export type CreateEvent =
@@ -80,6 +81,9 @@ export interface CreateOptions {
 }
 
 export const DEFAULT_FILESET_ID = 'DCMSAFE';
+
+/** Output sizes worked out at once (each opens one input file). */
+const SIZING_IN_FLIGHT = 8;
 
 export function checkFileSetId(id: string): string {
   if (id.length > 16 || !/^[A-Z0-9_ ]*$/.test(id)) {
@@ -171,7 +175,10 @@ async function createMediaFrom(options: CreateOptions, staging: string | undefin
   // Every output file's exact size, before anything is written: layouts and disc splits need them.
   const ctx = { ...(options.security ? { security: options.security } : {}), ...(options.dicomSignature ? { dicomSignature: options.dicomSignature } : {}), clock, random };
   const sizes = new Map<string, number>();
-  for (const p of whole.instances) sizes.set(p.instance.path, await outputSize(p, ctx));
+  // Each size needs the file's header (and a dry run when signing): several files at once keep the disk busy.
+  await forEachBounded(whole.instances, SIZING_IN_FLIGHT, async (p) => {
+    sizes.set(p.instance.path, await outputSize(p, ctx));
+  });
 
   const capacity = isDisc(options.media) ? (options.capacity ?? DISC_CAPACITY[options.media]) : undefined;
   const groups = capacity !== undefined ? splitIntoDiscs(whole.instances, sizes, capacity) : [whole.instances];
