@@ -19,6 +19,7 @@ import {
   describeAbort,
   describeReject,
   encodePDataHeader,
+  writePDataHeader,
   encodePdu,
   isValidAETitle,
   MIN_PEER_MAX_PDU_LENGTH,
@@ -314,6 +315,29 @@ export class Association {
     let at = PDU_HEADER_LENGTH + PDV_HEADER_LENGTH;
     for (const p of parts) at += p.copy(pdu, at);
     await this.write(pdu, 'sending P-DATA-TF');
+  }
+
+  /**
+   * Sends several data fragments of one message, each in its own P-DATA-TF PDU, with one write: the
+   * peer's Maximum Length is often 16 KiB (dcmtk's default), and a write per PDU cost more in the TLS
+   * layer and the kernel than the bytes themselves. Only the final fragment may carry `last`.
+   * Each fragment is a list of parts (no longer than `maxFragmentLength` in all), copied once.
+   */
+  async sendDataPdvs(contextId: number, fragments: readonly (readonly Buffer[])[], last: boolean): Promise<void> {
+    this.checkEstablished();
+    const lengths = fragments.map((parts) => parts.reduce((n, p) => n + p.length, 0));
+    let total = 0;
+    for (const length of lengths) {
+      if (length > this.maxFragmentLength) throw netError('NET_PROTOCOL', `internal: fragment of ${length} bytes above the peer's limit`, { contextId });
+      total += PDU_HEADER_LENGTH + PDV_HEADER_LENGTH + length;
+    }
+    const batch = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const [i, parts] of fragments.entries()) {
+      at += writePDataHeader(batch, at, contextId, false, last && i === fragments.length - 1, lengths[i] as number);
+      for (const p of parts) at += p.copy(batch, at);
+    }
+    await this.write(batch, 'sending P-DATA-TF');
   }
 
   /** Sends a whole message part (a command set) cut into fragments no longer than the peer accepts. */

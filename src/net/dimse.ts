@@ -68,6 +68,11 @@ const VR_OF: Record<number, CommandVR> = {
 
 /** A command set above this is refused (a C-STORE-RQ is about 200 bytes). */
 export const MAX_COMMAND_LENGTH = 64 * 1024;
+/**
+ * At most this many bytes of data PDUs go in one transport write (at least one PDU): a few PDUs per
+ * write when the peer's maximum is small, without holding more than a source chunk or so back.
+ */
+export const WRITE_BATCH = 128 * 1024;
 
 // ---- Command sets -----------------------------------------------------------------------------------
 
@@ -415,8 +420,8 @@ export class DimseRequestor {
       if (cause !== undefined) throw asDcmsafeError(cause, { contextId });
       throw new DcmsafeError('INTERNAL', message, { contextId, length, sent });
     };
-    /** Sends the first `n` pending bytes as one fragment. */
-    const flush = async (n: number, last: boolean): Promise<void> => {
+    /** Takes the first `n` pending bytes as one fragment's parts (views, not copies). */
+    const take = (n: number): Buffer[] => {
       const parts: Buffer[] = [];
       let taken = 0;
       while (taken < n) {
@@ -428,8 +433,24 @@ export class DimseRequestor {
         else pending[0] = c.subarray(k);
       }
       pendingLength -= n;
-      sent += n;
-      await this.association.sendPdv(contextId, false, last, parts);
+      return parts;
+    };
+    /**
+     * Sends every full fragment the pending bytes make (with a known length a full fragment can go at
+     * once, the last is recognised by its size; without one, a fragment goes only when more bytes
+     * follow it, so the final one can be flagged), up to WRITE_BATCH bytes per write.
+     */
+    const flushFull = async (): Promise<void> => {
+      while (length !== undefined ? pendingLength >= max : pendingLength > max) {
+        const batch: Buffer[][] = [];
+        let last = false;
+        while ((length !== undefined ? pendingLength >= max : pendingLength > max) && (batch.length === 0 || (batch.length + 1) * max <= WRITE_BATCH)) {
+          batch.push(take(max));
+          sent += max;
+          last = sent === length;
+        }
+        await this.association.sendDataPdvs(contextId, batch, last);
+      }
     };
     try {
       for await (const chunk of dataSet) {
@@ -437,16 +458,19 @@ export class DimseRequestor {
         if (chunk.length === 0) continue;
         pending.push(chunk);
         pendingLength += chunk.length;
-        // With a known length a full fragment can go at once (the last is recognised by its size); without
-        // one, a fragment goes only when more bytes follow it, so the final one can be flagged.
-        while (length !== undefined ? pendingLength >= max : pendingLength > max) await flush(max, sent + max === length);
+        await flushFull();
       }
     } catch (e) {
       if (e instanceof DcmsafeError && this.association.established === false) throw e;
       return await fail(`reading the data set failed: ${e instanceof Error ? e.message : String(e)}`, e);
     }
     if (length !== undefined && sent + pendingLength !== length) return await fail(`the data set source yields ${sent + pendingLength} bytes, ${length} were announced`);
-    if (pendingLength > 0 || sent === 0) await flush(pendingLength, true);
+    if (pendingLength > 0 || sent === 0) {
+      const n = pendingLength;
+      const parts = take(n);
+      sent += n;
+      await this.association.sendDataPdvs(contextId, [parts], true);
+    }
     pending = [];
   }
 

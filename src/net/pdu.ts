@@ -304,13 +304,19 @@ function encodeFourByte(type: number, b2: number, b3: number): Buffer {
 /** The header of a P-DATA-TF PDU holding one PDV of `fragmentLength` bytes: 12 bytes, the fragment follows. */
 export function encodePDataHeader(contextId: number, command: boolean, last: boolean, fragmentLength: number): Buffer {
   const h = Buffer.alloc(PDU_HEADER_LENGTH + PDV_HEADER_LENGTH);
-  h.writeUInt8(PDU_TYPE.P_DATA_TF, 0); // PDU type
-  h.writeUInt8(0, 1); // reserved
-  h.writeUInt32BE(PDV_HEADER_LENGTH + fragmentLength, 2); // PDU length
-  h.writeUInt32BE(2 + fragmentLength, 6); // PDV item length (context ID + control header + fragment)
-  h.writeUInt8(contextId, 10); // presentation context ID
-  h.writeUInt8((command ? 0x01 : 0) | (last ? 0x02 : 0), 11); // message control header
+  writePDataHeader(h, 0, contextId, command, last, fragmentLength);
   return h;
+}
+
+/** encodePDataHeader written into `target` at `at` (no allocation per PDU when many go in one buffer); returns the bytes written. */
+export function writePDataHeader(target: Buffer, at: number, contextId: number, command: boolean, last: boolean, fragmentLength: number): number {
+  target.writeUInt8(PDU_TYPE.P_DATA_TF, at); // PDU type
+  target.writeUInt8(0, at + 1); // reserved
+  target.writeUInt32BE(PDV_HEADER_LENGTH + fragmentLength, at + 2); // PDU length
+  target.writeUInt32BE(2 + fragmentLength, at + 6); // PDV item length (context ID + control header + fragment)
+  target.writeUInt8(contextId, at + 10); // presentation context ID
+  target.writeUInt8((command ? 0x01 : 0) | (last ? 0x02 : 0), at + 11); // message control header
+  return PDU_HEADER_LENGTH + PDV_HEADER_LENGTH;
 }
 
 export function encodePdu(pdu: Pdu): Buffer {

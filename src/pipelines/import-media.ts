@@ -16,15 +16,16 @@ import { openMedia, type MediaSource, type SourceEntry } from '../media/source/i
 import type { RandomAccessReader } from '../media/io/random-access-reader.js';
 import { ByteCursor } from '../security/asn1/cursor.js';
 import { looksLikeSecureFile } from '../security/cms/reader.js';
-import { openJudgedSecureFile, type JudgedSecureFile } from '../security/secure-file.js';
+import { lazyRsaService } from '../security/cms/rsa-service.js';
+import { ContentKeyCache, openJudgedSecureFile, type JudgedSecureFile } from '../security/secure-file.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { VERSION } from '../version.js';
 import type { StoreContextRequest, StoreSession } from '../net/client.js';
 import type { StoreResult } from '../net/dimse.js';
 import { ImportJournal, journalPath, defaultJournalDir } from './import-journal.js';
 import type { MapRow } from './reconcile-map.js';
-import { policyPasses, verifyMedia, type VerifyOptions } from './verify-media.js';
-import type { FileReport, VerifyReport } from './verify-report.js';
+import { planMedia, policyPasses, type PlannedMedia, type VerifyOptions } from './verify-media.js';
+import type { FileReport, Finding, Policy, VerifyReport } from './verify-report.js';
 
 /** What import needs of an association (src/net's store session; tests may stand in). */
 export type StoreSessionLike = Pick<StoreSession, 'accepted' | 'refusals' | 'store' | 'release' | 'abort'>;
@@ -85,17 +86,99 @@ const NEVER = new Set(['FILE_TAMPERED', 'SECURE_UNREADABLE', 'DICOM_UNREADABLE',
 const UNTRUSTED = new Set(['SIGNER_UNTRUSTED', 'SIGNER_CERTIFICATE_MISSING', 'DOWNGRADE']);
 const NETWORK = new Set(['NET_CONNECT', 'NET_TIMEOUT', 'NET_PROTOCOL', 'IO']);
 
-function decide(file: FileReport, report: VerifyReport, allowUntrusted: boolean): { send: boolean; untrusted: boolean; reason?: string } {
-  const findings = report.findings.filter((f) => f.file === file.path);
+interface Decision {
+  readonly send: boolean;
+  readonly untrusted: boolean;
+  readonly reason?: string;
+}
+
+/**
+ * Whether a file may go, from its findings. `protection` is the secure file's CMS structure once
+ * judged; 'deferred' while only its header has been read (planMedia): then only what the header shows
+ * can hold it back, and the rest (integrity, signer, the policy on their findings) is decided at the
+ * integrity gate, before the last fragment.
+ */
+function decide(kind: FileReport['kind'], protection: FileReport['protection'] | 'deferred', findings: readonly Finding[], policy: Policy, allowUntrusted: boolean): Decision {
   const blocking = findings.find((f) => NEVER.has(f.code));
   if (blocking) return { send: false, untrusted: false, reason: `${blocking.code}: ${blocking.message}` };
-  const trusted = file.kind === 'secure' && file.protection === 'signed' && !findings.some((f) => UNTRUSTED.has(f.code));
-  if (!trusted && !allowUntrusted) return { send: false, untrusted: true, reason: 'origin not proven (unsigned or untrusted); --allow-untrusted sends it anyway' };
   const policyFindings = findings.filter((f) => !UNTRUSTED.has(f.code));
-  if (!policyPasses(report.policy, report.verdict === 'unreadable' ? 'problems' : 'intact-unsigned', policyFindings)) {
-    return { send: false, untrusted: !trusted, reason: `fails the ${report.policy} policy: ${policyFindings.filter((f) => f.severity !== 'info').map((f) => f.code).join(', ')}` };
-  }
+  const failsPolicy = (untrusted: boolean): Decision => ({
+    send: false,
+    untrusted,
+    reason: `fails the ${policy} policy: ${policyFindings.filter((f) => f.severity !== 'info').map((f) => f.code).join(', ')}`,
+  });
+  if (protection === 'deferred') return policyPasses(policy, 'intact-unsigned', policyFindings) ? { send: true, untrusted: false } : failsPolicy(false);
+  const trusted = kind === 'secure' && protection === 'signed' && !findings.some((f) => UNTRUSTED.has(f.code));
+  if (!trusted && !allowUntrusted) return { send: false, untrusted: true, reason: 'origin not proven (unsigned or untrusted); --allow-untrusted sends it anyway' };
+  if (!policyPasses(policy, 'intact-unsigned', policyFindings)) return failsPolicy(!trusted);
   return { send: true, untrusted: !trusted };
+}
+
+interface Job {
+  readonly file: FileReport;
+  /** Set when the file is judged (at the gate, or before sending once verifyFirst is on). */
+  untrusted: boolean;
+  /** Only the header was read in planning: the gate judges integrity, signer and policy. */
+  deferred: boolean;
+}
+
+/** What the integrity gate needs to judge deferred files, shared by the send loop. */
+interface Judging {
+  readonly planned: PlannedMedia;
+  readonly findingsOf: (file: string) => readonly Finding[];
+  /** Deferred files not yet judged. */
+  readonly unsettled: Set<string>;
+  /** After a deferred file failed its gate: the remaining ones are judged before sending (two passes). */
+  verifyFirst: boolean;
+  readonly policy: Policy;
+  readonly allowUntrusted: boolean;
+}
+
+/** The planning report's findings per file, looked up once per file (not a scan of every finding per file). */
+function findingsByFile(report: VerifyReport): (file: string) => readonly Finding[] {
+  const byFile = new Map<string, Finding[]>();
+  for (const f of report.findings) {
+    if (f.file === undefined) continue;
+    const list = byFile.get(f.file);
+    if (list) list.push(f);
+    else byFile.set(f.file, [f]);
+  }
+  return (file) => byFile.get(file) ?? [];
+}
+
+function settle(judging: Judging, file: string, outcome: { readonly judged: JudgedSecureFile } | { readonly error: unknown }): readonly Finding[] {
+  judging.unsettled.delete(file);
+  return judging.planned.settle(file, outcome);
+}
+
+/** A deferred file's decision once judged: its planning findings and those its judgement adds. */
+function judgeDeferred(judging: Judging, job: Job, outcome: { readonly judged: JudgedSecureFile } | { readonly error: unknown }): { decision: Decision; added: readonly Finding[] } {
+  const added = settle(judging, job.file.path, outcome);
+  job.deferred = false;
+  const protection = 'judged' in outcome ? outcome.judged.cms.structure : undefined;
+  const decision = decide(job.file.kind, protection, [...judging.findingsOf(job.file.path), ...added], judging.policy, judging.allowUntrusted);
+  job.untrusted = decision.untrusted;
+  return { decision, added };
+}
+
+/** Reads a secure file through without sending it: its judgement, or why it could not be read. */
+async function judgeThrough(source: MediaSource, entry: SourceEntry, options: ImportOptions, clock: Clock): Promise<{ judged: JudgedSecureFile } | { error: unknown }> {
+  let reader: RandomAccessReader | undefined;
+  try {
+    reader = await source.open(entry);
+    const opened = await openJudgedSecureFile(reader, options.verify.keys, { ...options.verify.trust, now: clock.now() });
+    for await (const chunk of opened.content) void chunk;
+    return { judged: await opened.result };
+  } catch (e) {
+    return { error: e };
+  } finally {
+    await reader?.close();
+  }
+}
+
+/** Judges a deferred file by reading it through before it is sent (the two-pass way, after a gate failed). */
+async function judgeBeforeSending(source: MediaSource, entry: SourceEntry, job: Job, judging: Judging, options: ImportOptions, clock: Clock): Promise<Decision> {
+  return judgeDeferred(judging, job, await judgeThrough(source, entry, options, clock)).decision;
 }
 
 /** The transfer syntax a forward-only rewrite produces (implicit VR, big endian and deflate become Explicit VR LE). */
@@ -143,10 +226,28 @@ function localFor(options: ImportOptions, patientId: string, issuer: string): Lo
   return options.map.find((r) => r.foreignPatientId === patientId && (r.foreignIssuer === '' || r.foreignIssuer === issuer))?.local;
 }
 
+/**
+ * Content keys are opened on worker threads (rsa-service.ts) for planning and sending alike, and each
+ * file's raw RSA result is kept from its planning for its sending (ContentKeyCache, wiped at the end):
+ * one private-key operation per file, off the thread that streams.
+ */
 export async function importMedia(options: ImportOptions): Promise<ImportReport> {
+  const rsa = lazyRsaService(options.verify.keys);
+  const contentKeys = new ContentKeyCache();
+  try {
+    return await importWith({ ...options, verify: { ...options.verify, keys: contentKeys.wrap(rsa.keys) } });
+  } finally {
+    contentKeys.clear();
+    await rsa.close();
+  }
+}
+
+async function importWith(options: ImportOptions): Promise<ImportReport> {
   const emit = options.onEvent ?? ((): void => undefined);
   const clock = options.clock ?? systemClock;
-  const report = await verifyMedia({ ...options.verify, media: options.media, clock });
+  // Headers only for secure files: their integrity is checked in the same pass that sends them.
+  const planned = await planMedia({ ...options.verify, media: options.media, clock });
+  const report = planned.report;
   if (report.verdict === 'unreadable') throw new DcmsafeError('MEDIA_UNREADABLE', `${options.media} cannot be read: ${report.findings.map((f) => f.message).join('; ')}`, { file: options.media });
   checkReconciliation(report, options);
 
@@ -159,10 +260,7 @@ export async function importMedia(options: ImportOptions): Promise<ImportReport>
   const skipped: ImportedInstance[] = [];
   const notPatientData: ImportedInstance[] = [];
 
-  interface Job {
-    readonly file: FileReport;
-    readonly untrusted: boolean;
-  }
+  const findingsOf = findingsByFile(report);
   const jobs: Job[] = [];
   for (const file of report.files) {
     if ((file.kind !== 'dicom' && file.kind !== 'secure') || !file.sopInstanceUID) continue;
@@ -170,7 +268,8 @@ export async function importMedia(options: ImportOptions): Promise<ImportReport>
       notPatientData.push({ file: file.path, sopInstanceUID: file.sopInstanceUID, reason: `SOP class ${file.sopClassUID} belongs to no patient: not part of a patient import` });
       continue;
     }
-    const d = decide(file, report, options.allowUntrusted ?? false);
+    const deferred = planned.deferred.has(file.path);
+    const d = decide(file.kind, deferred ? 'deferred' : file.protection, findingsOf(file.path), report.policy, options.allowUntrusted ?? false);
     if (!d.send) {
       skipped.push({ file: file.path, sopInstanceUID: file.sopInstanceUID, reason: d.reason ?? 'not sent' });
       continue;
@@ -179,8 +278,16 @@ export async function importMedia(options: ImportOptions): Promise<ImportReport>
       alreadyStored.push({ file: file.path, sopInstanceUID: file.sopInstanceUID, status: 0 });
       continue;
     }
-    jobs.push({ file, untrusted: d.untrusted });
+    jobs.push({ file, untrusted: d.untrusted, deferred });
   }
+  const judging: Judging = {
+    planned,
+    findingsOf,
+    unsettled: new Set(planned.deferred),
+    verifyFirst: false,
+    policy: report.policy,
+    allowUntrusted: options.allowUntrusted ?? false,
+  };
   emit({ type: 'import-started', media: options.media, destination, instances: jobs.length });
 
   const contexts = new Map<string, Set<string>>();
@@ -209,14 +316,43 @@ export async function importMedia(options: ImportOptions): Promise<ImportReport>
       emit({ type: 'instance-failed', file: job.file.path, sopInstanceUID: job.file.sopInstanceUID as string, reason });
     }
   };
+  let ahead: { readonly index: number; readonly opened: Promise<Opened> } | undefined;
+  const openAhead = (index: number): void => {
+    const job = jobs[index];
+    const entry = job && byPath.get(job.file.path);
+    if (!entry || ahead?.index === index) return;
+    const opened = openEntry(source, entry, options, clock);
+    opened.catch(() => undefined); // handled when its turn comes (or by discard)
+    ahead = { index, opened };
+  };
+  const takeAhead = (index: number): Promise<Opened> | undefined => {
+    const a = ahead;
+    ahead = undefined;
+    if (a?.index === index) return a.opened;
+    void discard(a?.opened);
+    return undefined;
+  };
   try {
     jobs: for (const [index, job] of jobs.entries()) {
       const entry = byPath.get(job.file.path);
       const sop = job.file.sopInstanceUID as string;
+      // The file opened while the previous one was sent, if any (a stale one is closed).
+      const prefetched = takeAhead(index);
       if (!entry) {
+        await discard(prefetched);
         failed.push({ file: job.file.path, sopInstanceUID: sop, reason: 'the file disappeared from the medium' });
         continue;
       }
+      if (job.deferred && judging.verifyFirst) {
+        // A deferred file failed at the gate before: judge the rest before a byte of them goes.
+        const d = await judgeBeforeSending(source, entry, job, judging, options, clock);
+        if (!d.send) {
+          await discard(prefetched);
+          skipped.push({ file: job.file.path, sopInstanceUID: sop, reason: d.reason ?? 'not sent' });
+          continue;
+        }
+      }
+      let pending: Promise<Opened> | undefined = prefetched;
       for (let attempt = 0; ; attempt++) {
         if (!session) {
           try {
@@ -233,11 +369,19 @@ export async function importMedia(options: ImportOptions): Promise<ImportReport>
             // TLS refused, association rejected, or the peer stayed away: nothing more can go.
             if (code === 'NET_TLS') emit({ type: 'security-alert', file: '', reason: message });
             failRest(index, `${code}: ${message}`);
+            await discard(pending);
             break jobs;
           }
         }
         try {
-          const result = await sendOne(session, source, entry, job, options, clock);
+          // Opened ahead on the first attempt; afresh on a retry (the stream of a failed attempt is spent).
+          const opening = pending ?? openEntry(source, entry, options, clock);
+          pending = undefined;
+          const opened = await opening;
+          // One file ahead: the next is opened (content key recovered) while this one is on the wire;
+          // its content is pulled only at its turn, so back-pressure and order are those of one file.
+          openAhead(index + 1);
+          const result = await sendOne(session, opened, job, judging, options, clock);
           if (result.category === 'failure') {
             const reason = `${result.meaning}${result.errorComment ? `: ${result.errorComment}` : ''}`;
             failed.push({ file: job.file.path, sopInstanceUID: sop, status: result.status, reason });
@@ -251,6 +395,17 @@ export async function importMedia(options: ImportOptions): Promise<ImportReport>
         } catch (e) {
           const code = isDcmsafeError(e) ? e.code : 'INTERNAL';
           const message = e instanceof Error ? e.message : String(e);
+          if (code === 'IMPORT_SECURITY_ALERT' || (job.deferred && code.startsWith('CMS_'))) {
+            // A file judged as it was sent did not pass (or could not be read): judge the rest before sending
+            // them, so a medium of untrusted or damaged files does not cost an aborted association each.
+            judging.verifyFirst = true;
+          }
+          if (code === 'IMPORT_SECURITY_ALERT' && isDcmsafeError(e) && typeof e.data.withheld === 'string') {
+            // Intact but not to be sent (untrusted signer, policy): aborted before the last fragment, withheld as before.
+            skipped.push({ file: job.file.path, sopInstanceUID: sop, reason: e.data.withheld });
+            await dropSession();
+            break;
+          }
           if (code === 'IMPORT_SECURITY_ALERT') {
             // The association was aborted before the last fragment: the PACS discards the partial instance.
             emit({ type: 'security-alert', file: job.file.path, reason: message });
@@ -271,16 +426,24 @@ export async function importMedia(options: ImportOptions): Promise<ImportReport>
           await sleep(waitMs);
         }
       }
+      await discard(pending); // only when no attempt got as far as opening it
     }
     if (session) await session.release().catch(() => dropSession());
+    // Deferred files that did not go through the gate (not sent, already stored, failed): judged now,
+    // so the report is complete.
+    for (const file of [...judging.unsettled]) {
+      const entry = byPath.get(file);
+      settle(judging, file, entry ? await judgeThrough(source, entry, options, clock) : { error: new DcmsafeError('MEDIA_UNREADABLE', `${file} disappeared from the medium`, { file }) });
+    }
   } finally {
+    await discard(ahead?.opened);
     await dropSession();
     await source.close();
     await journal.close();
   }
   emit({ type: 'import-finished', stored: stored.length, failed: failed.length, alreadyStored: alreadyStored.length });
   const exitCode = failed.length > 0 ? 4 : skipped.length > 0 ? 1 : 0;
-  return { verify: report, destination, journal: journalFile, stored, alreadyStored, failed, skipped, notPatientData, exitCode };
+  return { verify: planned.complete(), destination, journal: journalFile, stored, alreadyStored, failed, skipped, notPatientData, exitCode };
 }
 
 interface SentResult extends StoreResult {
@@ -308,28 +471,72 @@ async function* gated(dataSet: AsyncIterable<Buffer>, gate: () => Promise<void>)
   if (held) yield held;
 }
 
-/** One instance: from the medium (decrypted in memory if secure), coerced, streamed to the session. */
-async function sendOne(
-  session: StoreSessionLike,
-  source: MediaSource,
-  entry: SourceEntry,
-  job: { readonly file: FileReport; readonly untrusted: boolean },
-  options: ImportOptions,
-  clock: Clock,
-): Promise<SentResult> {
-  const file = job.file;
-  const reader: RandomAccessReader = await source.open(entry);
-  let judged: Promise<JudgedSecureFile> | undefined;
+/**
+ * A file opened for sending: its reader and, for a secure file, its decrypting stream (the content
+ * key already recovered). The next file is opened this way while the current one is on the wire.
+ */
+interface Opened {
+  readonly reader: RandomAccessReader;
+  readonly secure?: { readonly content: AsyncIterable<Buffer>; readonly result: Promise<JudgedSecureFile> };
+}
+
+async function openEntry(source: MediaSource, entry: SourceEntry, options: ImportOptions, clock: Clock): Promise<Opened> {
+  const reader = await source.open(entry);
   try {
-    const head = await reader.read(0, 140);
-    let bytes: ByteSource;
-    if (looksLikeSecureFile(head)) {
-      const opened = await openJudgedSecureFile(reader, options.verify.keys, { ...options.verify.trust, now: clock.now() });
-      bytes = ByteCursor.fromIterator(file.path, opened.content[Symbol.asyncIterator](), 'CMS_MALFORMED');
-      judged = opened.result;
-    } else {
-      bytes = new ReaderByteSource(reader, 0);
+    if (!looksLikeSecureFile(await reader.read(0, 140))) return { reader };
+    return { reader, secure: await openJudgedSecureFile(reader, options.verify.keys, { ...options.verify.trust, now: clock.now() }) };
+  } catch (e) {
+    await reader.close();
+    throw e;
+  }
+}
+
+/**
+ * Closes a file opened ahead but not sent. Its stream is started and stopped, so the decoder wipes
+ * the content key (a stream never started keeps it until the garbage collector takes it).
+ */
+async function discard(opened: Promise<Opened> | undefined): Promise<void> {
+  const o = await opened?.catch(() => undefined);
+  if (!o) return;
+  try {
+    if (o.secure) {
+      const it = o.secure.content[Symbol.asyncIterator]();
+      await it.next().catch(() => undefined);
+      await it.return?.().catch(() => undefined);
     }
+  } finally {
+    await o.reader.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The integrity gate of a file whose header alone was checked before sending: its judgement settles
+ * the report, then decides as the planning would have. Altered: a security alert. Intact but not to
+ * go (untrusted without --allow-untrusted, the policy): withheld, reported as skipped.
+ */
+function deferredGate(judging: Judging, job: Job, j: JudgedSecureFile): void {
+  const { decision, added } = judgeDeferred(judging, job, { judged: j });
+  if (decision.send) return;
+  const file = job.file.path;
+  if (added.some((f) => NEVER.has(f.code))) {
+    throw new DcmsafeError('IMPORT_SECURITY_ALERT', `${file} (signature checked while sending) no longer passes verification (${j.status}); not sent`, { file });
+  }
+  throw new DcmsafeError('IMPORT_SECURITY_ALERT', `${file} withheld: ${decision.reason ?? 'not sent'}`, { file, withheld: decision.reason ?? 'not sent' });
+}
+
+/** One instance: from the medium (decrypted in memory if secure), coerced, streamed to the session. */
+async function sendOne(session: StoreSessionLike, opened: Opened, job: Job, judging: Judging, options: ImportOptions, clock: Clock): Promise<SentResult> {
+  const file = job.file;
+  const reader = opened.reader;
+  const judged = opened.secure?.result;
+  try {
+    if (file.kind === 'secure' && !opened.secure) {
+      // Planned (and judged, or to be judged at the gate) as a Secure DICOM File, now something else: never sent as plain.
+      throw new DcmsafeError('IMPORT_SECURITY_ALERT', `${file.path} is no longer a Secure DICOM File; not sent`, { file: file.path });
+    }
+    const bytes: ByteSource = opened.secure
+      ? ByteCursor.fromIterator(file.path, opened.secure.content[Symbol.asyncIterator](), 'CMS_MALFORMED')
+      : new ReaderByteSource(reader, 0);
     // The file's own syntax when the PACS takes it, else Explicit VR Little Endian with the pixel data decoded (lossless).
     const own = rewrittenSyntax(file.transferSyntaxUID ?? EXPLICIT_VR_LITTLE_ENDIAN);
     const accepted = session.accepted(file.sopClassUID ?? '');
@@ -365,6 +572,7 @@ async function sendOne(
     const dataSet = judged
       ? gated(rewrite.dataSet, async () => {
           const j = await (judged as Promise<JudgedSecureFile>);
+          if (job.deferred) return deferredGate(judging, job, j);
           // Verified before; if the file changed since (or its signer is no longer trusted), it must not go.
           const ok = j.cms.valid && (job.untrusted || j.status === 'trusted');
           if (!ok) throw new DcmsafeError('IMPORT_SECURITY_ALERT', `${file.path} no longer passes verification (${j.status}); not sent`, { file: file.path });

@@ -26,6 +26,8 @@ import { checkOutputFolder } from '../media/folder/write-folder.js';
 import { BufferReader, readChunks, type RandomAccessReader } from '../media/io/random-access-reader.js';
 import { openMedia, type MediaSource, type SourceEntry } from '../media/source/index.js';
 import { looksLikeSecureFile, type DecryptionKeys } from '../security/cms/reader.js';
+import { lazyRsaService } from '../security/cms/rsa-service.js';
+import { forEachBounded } from '../util/concurrency.js';
 import { describeCertificate } from '../security/pki/certificates.js';
 import { openJudgedSecureFile, type JudgedSecureFile } from '../security/secure-file.js';
 import type { TrustInput } from '../security/pki/trust.js';
@@ -56,7 +58,7 @@ export interface VerifyOptions {
  * How much of a decrypted file is kept to read its header (the rest is only hashed); a header that
  * does not fit is read in a second pass keeping up to MAX_HEADER_PREFIX (the rewrite's own bound).
  */
-const HEADER_PREFIX = 8 << 20;
+const HEADER_PREFIX = 256 << 10;
 const MAX_HEADER_PREFIX = 256 << 20;
 const MAX_DICOMDIR = 512 << 20;
 
@@ -73,6 +75,8 @@ interface Checked {
   dicomSignatures?: DicomSignatureVerdict;
   /** Where the verified bytes were staged for --extract. */
   staged?: string;
+  /** A secure file read only up to its header: integrity and signer not judged yet (see planMedia). */
+  deferred?: boolean;
   readonly findings: Finding[];
 }
 
@@ -135,7 +139,108 @@ export async function verifyMedia(options: VerifyOptions): Promise<VerifyReport>
   }
 }
 
+/** A medium checked for an import: the report, with the secure files whose judgement is still to come. */
+export interface PlannedMedia {
+  /** As far as planning goes: deferred files have their header checked, not yet their integrity or signer. */
+  readonly report: VerifyReport;
+  /** The deferred files ("/"-separated paths): read their content through, then settle() them. */
+  readonly deferred: ReadonlySet<string>;
+  /** Records a deferred file's judgement (or why its content could not be read); returns the findings it adds. */
+  settle(file: string, outcome: { readonly judged: JudgedSecureFile } | { readonly error: unknown }): readonly Finding[];
+  /** The complete report, every deferred file settled (INTERNAL when one is not). */
+  complete(): VerifyReport;
+}
+
+/**
+ * verifyMedia for an import, without reading secure files twice: each is decrypted only as far as its
+ * header (what reconciliation and the DICOMDIR comparison need); its signature and signer are judged
+ * when the importer reads it through to send it, and settled here, so the report stays complete.
+ * Plain files are read as by verifyMedia (header only, unless they carry DICOM signatures).
+ */
+export async function planMedia(options: Omit<VerifyOptions, 'extract' | 'includeFailed'>): Promise<PlannedMedia> {
+  const clock = options.clock ?? systemClock;
+  const now = clock.now();
+  const trust: TrustInput = { ...options.trust, now };
+  let source: MediaSource;
+  try {
+    source = await openMedia(options.media, { ...(options.limits?.maxEntries ? { maxEntries: options.limits.maxEntries } : {}) });
+  } catch (e) {
+    if (e instanceof DcmsafeError && e.fault === 'usage') throw e;
+    const report = await verifyMedia(options);
+    return { report, deferred: new Set(), settle: () => [], complete: () => report };
+  }
+  let state: CheckedMedia;
+  try {
+    state = await checkMedia(options, source, trust, true);
+  } finally {
+    await source.close();
+  }
+  const pending = new Map(state.checked.filter((c) => c.deferred).map((c) => [c.name, c]));
+  return {
+    report: summarize(options, now, state).report,
+    deferred: new Set(pending.keys()),
+    settle(file, outcome) {
+      const c = pending.get(file);
+      if (!c) return [];
+      pending.delete(file);
+      delete c.deferred;
+      const before = c.findings.length;
+      if ('judged' in outcome) {
+        c.judged = outcome.judged;
+        judgeFindings(outcome.judged, c);
+      } else c.findings.push(secureFailure(outcome.error, c.name));
+      return c.findings.slice(before);
+    },
+    complete() {
+      if (pending.size > 0) throw new DcmsafeError('INTERNAL', `${pending.size} secure file(s) were never read through: ${[...pending.keys()].slice(0, 3).join(', ')}`, { files: pending.size });
+      return summarize(options, now, state).report;
+    },
+  };
+}
+
 async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: TrustInput, now: Date): Promise<VerifyReport> {
+  const checkedMedia = await checkMedia(options, source, trust, false);
+  const { report, dicomFiles } = summarize(options, now, checkedMedia);
+  if (options.extract && checkedMedia.staging) {
+    return { ...report, extracted: await extract(options, report, dicomFiles, checkedMedia.staging) };
+  }
+  return report;
+}
+
+/** Every file of an opened medium checked, before the medium-wide comparisons (see summarize). */
+interface CheckedMedia {
+  readonly media: Omit<VerifyReport['media'], 'secure'>;
+  /** Findings on the medium itself (from opening it). */
+  readonly findings: readonly Finding[];
+  readonly checked: Checked[];
+  readonly dicomdirFile?: Checked;
+  readonly decoded?: DecodedDicomdir;
+  readonly dicomdirSecure: boolean;
+  readonly staging?: string;
+}
+
+/**
+ * Opens and checks every file. With `deferSecure`, a Secure DICOM File is decrypted only as far as
+ * its header (up to the pixel data) and left `deferred`: its integrity and signer are judged later,
+ * by whoever reads its content through (the importer, while sending), and handed back with settle().
+ */
+async function checkMedia(options: VerifyOptions, source: MediaSource, trust: TrustInput, deferSecure: boolean): Promise<CheckedMedia> {
+  // Content keys are decrypted on worker threads, so several files are in flight at once.
+  // Keys that already carry their raw operation (the importer's, which keeps the results for its send
+  // pass) are taken as they are.
+  const own = (options.keys.certificates ?? []).some((c) => c.rawPrivate);
+  const rsa = own ? { keys: options.keys, close: (): Promise<void> => Promise.resolve() } : lazyRsaService(options.keys);
+  try {
+    return await checkFiles({ ...options, keys: rsa.keys }, source, trust, deferSecure);
+  } finally {
+    await rsa.close();
+  }
+}
+
+/** Files checked at once: enough to keep the RSA workers and this thread busy, few enough to keep memory flat. */
+const FILES_IN_FLIGHT = 4;
+
+async function checkFiles(options: VerifyOptions, source: MediaSource, trust: TrustInput, deferSecure: boolean): Promise<CheckedMedia> {
   const findings: Finding[] = source.findings.map((f) => finding(f.code, f.message, f.file));
   // Verified bytes wait inside the extract folder (under names of our own) until the verdict is known.
   const staging = options.extract ? path.join(path.resolve(options.extract), '.dcmsafe-staging') : undefined;
@@ -188,7 +293,7 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
   // Every other file.
   const total = checked.length + (dicomdirFile ? 1 : 0);
   if (dicomdirFile) options.onEvent?.({ type: 'file-checked', file: dicomdirFile.name, index: 0, total });
-  for (const [index, c] of checked.entries()) {
+  await forEachBounded(checked, FILES_IN_FLIGHT, async (c, index) => {
     options.onEvent?.({ type: 'file-checked', file: c.name, index: index + (dicomdirFile ? 1 : 0), total });
     const last = c.entry.path[c.entry.path.length - 1] ?? '';
     let reader: RandomAccessReader;
@@ -196,18 +301,19 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
       reader = await source.open(c.entry);
     } catch (e) {
       c.findings.push(finding('MEDIA_UNREADABLE', e instanceof Error ? e.message : String(e), c.name));
-      continue;
+      return;
     }
     try {
       const head = await sniff(reader);
       if (EXECUTABLE_NAMES.test(last) || executableContent(head)) {
         c.kind = 'executable';
         c.findings.push(finding('EXECUTABLE', `${c.name} looks like a program or autorun file; it was not run`, c.name));
-        continue;
+        return;
       }
       if (looksLikeSecureFile(head)) {
         c.kind = 'secure';
-        const content = await openSecureInto(reader, options.keys, trust, HEADER_PREFIX, c, staging);
+        const deferred = deferSecure && !staging && (await readSecureHeaderInto(reader, options.keys, trust, c));
+        const content = deferred ? undefined : await openSecureInto(reader, options.keys, trust, HEADER_PREFIX, c, staging);
         if (content) {
           const before = c.findings.length;
           await parseHeader(new BufferReader(content.prefix, c.name, content.length), c);
@@ -234,14 +340,35 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
         c.findings.length = 0;
         c.findings.push(finding('EXTRA_DIRECTORY', `${c.name} is a DICOM directory file other than the root DICOMDIR; it was not used`, c.name));
       }
-      if (c.kind === 'dicom' || c.kind === 'secure') {
-        const problem = nameProblem(c.entry.path);
-        if (problem) c.findings.push(finding('NAME_NOT_CONFORMANT', `${c.name}: ${problem} (PS3.10 §8)`, c.name));
-      }
     } finally {
       await reader.close();
     }
-  }
+    if (c.kind === 'dicom' || c.kind === 'secure') {
+      const problem = nameProblem(c.entry.path);
+      if (problem) c.findings.push(finding('NAME_NOT_CONFORMANT', `${c.name}: ${problem} (PS3.10 §8)`, c.name));
+    }
+  });
+  return {
+    media: { path: path.resolve(options.media), kind: source.kind, ...(source.label ? { label: source.label } : {}), dicomdir: dicomdirState },
+    findings,
+    checked,
+    ...(dicomdirFile ? { dicomdirFile } : {}),
+    ...(decoded ? { decoded } : {}),
+    dicomdirSecure,
+    ...(staging ? { staging } : {}),
+  };
+}
+
+/**
+ * The medium-wide checks (downgrades, DICOMDIR against the files, patients, signers) and the report.
+ * Works on copies of the files' findings, so it can run again once deferred files are settled.
+ */
+function summarize(options: VerifyOptions, now: Date, state: CheckedMedia): { report: VerifyReport; dicomFiles: Checked[] } {
+  const findings = [...state.findings];
+  const checked = state.checked.map((c) => ({ ...c, findings: [...c.findings] }));
+  const dicomdirFile = state.dicomdirFile ? { ...state.dicomdirFile, findings: [...state.dicomdirFile.findings] } : undefined;
+  const decoded = state.decoded;
+  const dicomdirSecure = state.dicomdirSecure;
 
   const secureMedia = dicomdirSecure || checked.some((c) => c.kind === 'secure');
   if (secureMedia) {
@@ -262,20 +389,8 @@ async function verifyOpened(options: VerifyOptions, source: MediaSource, trust: 
   else if (secureMedia && !anySigned && dicomFiles.length > 0) findings.push(finding('UNSIGNED', 'the secure files carry digests, not signatures: their origin is not proven'));
 
   const unreadable = dicomFiles.length === 0 && !decoded;
-  const report = finish(
-    options,
-    now,
-    { path: path.resolve(options.media), kind: source.kind, ...(source.label ? { label: source.label } : {}), secure: secureMedia, dicomdir: dicomdirState },
-    findings,
-    allChecked,
-    patients,
-    signerReports(allChecked),
-    unreadable,
-  );
-  if (options.extract && staging) {
-    return { ...report, extracted: await extract(options, report, dicomFiles, staging) };
-  }
-  return report;
+  const report = finish(options, now, { ...state.media, secure: secureMedia }, findings, allChecked, patients, signerReports(allChecked), unreadable);
+  return { report, dicomFiles };
 }
 
 function hasKeys(keys: DecryptionKeys): boolean {
@@ -321,10 +436,79 @@ async function openSecureInto(
     judgeFindings(judged, c);
     return { prefix: Buffer.concat(parts), length };
   } catch (e) {
-    const code = e instanceof DcmsafeError ? e.code : 'INTERNAL';
-    const noKey = code === 'CMS_NO_RECIPIENT' || code === 'CMS_WRONG_PASSWORD' || code === 'CMS_WRONG_KEY';
-    c.findings.push(finding(noKey ? 'SECURE_NO_KEY' : 'SECURE_UNREADABLE', `${c.name}: ${e instanceof Error ? e.message : String(e)}`, c.name));
+    c.findings.push(secureFailure(e, c.name));
     return undefined;
+  }
+}
+
+/** The finding for a Secure DICOM File that cannot be opened or read through: no key of ours, or unreadable. */
+function secureFailure(e: unknown, name: string): Finding {
+  const code = e instanceof DcmsafeError ? e.code : 'INTERNAL';
+  const noKey = code === 'CMS_NO_RECIPIENT' || code === 'CMS_WRONG_PASSWORD' || code === 'CMS_WRONG_KEY';
+  return finding(noKey ? 'SECURE_NO_KEY' : 'SECURE_UNREADABLE', `${name}: ${e instanceof Error ? e.message : String(e)}`, name);
+}
+
+/** The first window of a deferred secure file's content; doubled until its header is whole. */
+const DEFERRED_FIRST_WINDOW = 64 << 10;
+
+/**
+ * Decrypts a Secure DICOM File only as far as its header: the content is pulled in growing windows
+ * until the Part 10 header parses up to the pixel data, then left unread (the content key is wiped
+ * when the stream is closed), and the file marked `deferred`. A file whose content ends within the
+ * window is judged at once, as by openSecureInto. Returns false when the file must go the full way
+ * instead (no keys, a failure at its start, or no pixel data within HEADER_PREFIX): that path records
+ * the finding.
+ */
+async function readSecureHeaderInto(reader: RandomAccessReader, keys: DecryptionKeys, trust: TrustInput, c: Checked): Promise<boolean> {
+  if (!hasKeys(keys)) return false;
+  let content: AsyncIterator<Buffer>;
+  let result: Promise<JudgedSecureFile>;
+  try {
+    const opened = await openJudgedSecureFile(reader, keys, trust);
+    content = opened.content[Symbol.asyncIterator]();
+    result = opened.result;
+  } catch {
+    return false;
+  }
+  const before = c.findings.length;
+  try {
+    let prefix = Buffer.alloc(0);
+    const more: Buffer[] = [];
+    let ended = false;
+    // Up to the window the full path keeps (HEADER_PREFIX): a header not found by then (a large
+    // structure set, an encapsulated document, a file that is not DICOM) goes the full way.
+    for (let window = DEFERRED_FIRST_WINDOW; window <= HEADER_PREFIX; window *= 2) {
+      let kept = prefix.length;
+      while (!ended && kept < window) {
+        const next = await content.next();
+        if (next.done) ended = true;
+        else {
+          more.push(next.value);
+          kept += next.value.length;
+        }
+      }
+      prefix = Buffer.concat([prefix, ...more]);
+      more.length = 0;
+      // Until the content has ended its length is unknown; the file's size bounds it from above.
+      const probe: Checked = { ...c, findings: [] };
+      const header = await parseHeader(new BufferReader(prefix, c.name, ended ? prefix.length : Math.max(prefix.length, reader.size)), probe);
+      if (!ended && !header?.pixelData) continue; // cut short inside the data set: read more
+      if (ended) {
+        c.judged = await result;
+        judgeFindings(c.judged, c);
+      } else c.deferred = true;
+      if (probe.header) c.header = probe.header;
+      c.findings.push(...probe.findings);
+      return true;
+    }
+    return false;
+  } catch {
+    delete c.judged;
+    delete c.deferred;
+    c.findings.splice(before);
+    return false;
+  } finally {
+    await content.return?.().catch(() => undefined);
   }
 }
 

@@ -3,6 +3,9 @@
  * checks integrity, the PKI layer says who signed and whether that signer is trusted. The verifier
  * and the importer use this; the CMS and PKI layers do not know about each other.
  */
+import { createHash } from 'node:crypto';
+import type { RawPrivateOperation } from './cms/ktri.js';
+import { rawPrivate } from './cms/rsa.js';
 import { openSecureFile, type DecryptionKeys, type SecureFileResult, type SignerResult } from './cms/reader.js';
 import { describeCertificate } from './pki/certificates.js';
 import { evaluateSigner, type TrustInput, type TrustResult } from './pki/trust.js';
@@ -66,4 +69,49 @@ export async function openJudgedSecureFile(
 export function signerName(s: JudgedSigner): string {
   if (s.trust) return s.trust.signer.subject;
   return s.cms.signerCertificate ? describeCertificate(s.cms.signerCertificate).subject : '(certificate not in the file)';
+}
+
+/**
+ * The raw RSA results of content keys opened once, kept for a second opening of the same file, so a
+ * file read twice (the importer: its header before sending, its content while sending) costs one
+ * private-key operation, not two. Keyed by the encrypted content key (its own per file): a different
+ * or altered file never matches. A result is handed out once (a copy) and wiped; at most `max` are
+ * kept, the first ones (a second pass takes the files in the same order); clear() wipes the rest.
+ */
+export class ContentKeyCache {
+  private readonly entries = new Map<string, Buffer>();
+
+  constructor(private readonly max = 16_384) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The same keys, each certificate key's raw operation looked up here first (then done by `keys`' own, or here). */
+  wrap(keys: DecryptionKeys): DecryptionKeys {
+    const certificates = (keys.certificates ?? []).map((k) => {
+      const inner: RawPrivateOperation = k.rawPrivate ?? ((c) => Promise.resolve(rawPrivate(k.privateKey, c)));
+      return { ...k, rawPrivate: (c: Buffer) => this.lookup(c, inner) };
+    });
+    return { ...keys, certificates };
+  }
+
+  clear(): void {
+    for (const em of this.entries.values()) em.fill(0);
+    this.entries.clear();
+  }
+
+  private async lookup(c: Buffer, inner: RawPrivateOperation): Promise<Buffer | null> {
+    const id = createHash('sha256').update(c).digest('hex');
+    const hit = this.entries.get(id);
+    if (hit) {
+      this.entries.delete(id);
+      const copy = Buffer.from(hit);
+      hit.fill(0);
+      return copy;
+    }
+    const em = await inner(c);
+    if (em && this.entries.size < this.max) this.entries.set(id, Buffer.from(em));
+    return em;
+  }
 }

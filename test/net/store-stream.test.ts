@@ -26,10 +26,15 @@ describe('streamed C-STORE', () => {
     ['a length known only at the end (rewritten data sets)', undefined],
   ])('fragments 50 MB to the peer maximum without buffering the data set, with %s', async (_label, announced) => {
     const pduLengths: number[] = [];
+    let dataWrites = 0;
     const { a, b, stats } = memoryTransportPair({
       highWaterMark: 64 * 1024,
+      // Each write holds whole PDUs (several P-DATA-TF when the peer's maximum is small): walk them all.
       tapAtoB: (chunk) => {
-        if (chunk[0] === 0x04) pduLengths.push(chunk.readUInt32BE(2));
+        if (chunk[0] === 0x04) dataWrites++;
+        for (let at = 0; at < chunk.length; at += 6 + chunk.readUInt32BE(at + 2)) {
+          if (chunk[at] === 0x04) pduLengths.push(chunk.readUInt32BE(at + 2));
+        }
       },
     });
     let produced = 0;
@@ -98,6 +103,9 @@ describe('streamed C-STORE', () => {
     expect(Math.max(...pduLengths)).toBeLessThanOrEqual(PEER_MAX);
     expect(fragments.slice(0, -1).every((n) => n === PEER_MAX - 6)).toBe(true);
     expect(fragments.length).toBe(Math.ceil(SIZE / (PEER_MAX - 6)));
+    // One P-DATA-TF PDU per fragment (plus the command's), but several PDUs per write (WRITE_BATCH).
+    expect(pduLengths.length).toBe(fragments.length + 1);
+    expect(dataWrites).toBeLessThan(pduLengths.length / 3);
     // Back-pressure: the source runs ahead of the peer by the pipe, one fragment and one chunk at most.
     expect(stats.maxQueuedAtoB).toBeLessThan(64 * 1024 + PEER_MAX + 64);
     expect(maxLead).toBeLessThan(512 * 1024);

@@ -1,15 +1,20 @@
 /**
  * The import pipeline (src/pipelines/import-media.ts) with a stand-in PACS: what is sent, what the
  * journal and the events say, and the integrity gate (a secure file changed after verification is
- * never completed on the wire). The real peers (storescp, Orthanc) are in test/interop/import.test.ts.
+ * never completed on the wire). Secure files larger than the planning window are read once: header
+ * before sending, integrity while sending (the gate), with the report completed afterwards. The real peers (storescp, Orthanc) are in test/interop/import.test.ts.
  */
-import { existsSync, openSync, readFileSync, readSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DcmsafeError } from '../../src/errors/index.js';
 import type { StoreContextRequest } from '../../src/net/client.js';
 import { describeStatus } from '../../src/net/dimse.js';
+import { buildDataSet, encodePart10 } from '../../src/dicom/part10/writer.js';
+import { T } from '../../src/dicom/tags.js';
 import { importMedia, type ImportEvent, type ImportOptions, type StoreSessionLike } from '../../src/pipelines/import-media.js';
+import { planMedia } from '../../src/pipelines/verify-media.js';
+import { rawPrivate } from '../../src/security/cms/rsa.js';
 import { loadCertificates } from '../../src/security/pki/certificates.js';
 import { loadPrivateKey } from '../../src/security/pki/keys.js';
 import { REPO, run, tempDir } from '../helpers/env.js';
@@ -173,5 +178,175 @@ describe('import pipeline with a stand-in PACS', () => {
       writeSync(fd, original);
       closeSync(fd);
     }
+  }, 120_000);
+});
+
+/** CT instances with `pixelBytes` of pixel data each: past the planning window, so only their headers are read before sending. */
+function writeLargeInstances(dir: string, n: number, pixelBytes: number): void {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 1; i <= n; i++) {
+    const uid = `1.2.826.0.1.3680043.10.997.${i}`;
+    const ds = buildDataSet([
+      [T.SOPClassUID, 'UI', '1.2.840.10008.5.1.4.1.1.2'],
+      [T.SOPInstanceUID, 'UI', uid],
+      [T.PatientID, 'LO', 'BIG'],
+      [T.PatientName, 'PN', 'Big^Files'],
+      [T.StudyInstanceUID, 'UI', '1.2.826.0.1.3680043.10.997.0'],
+      [T.SeriesInstanceUID, 'UI', '1.2.826.0.1.3680043.10.997.0.1'],
+      [T.Modality, 'CS', 'CT'],
+      [T.InstanceNumber, 'IS', i],
+      [T.Rows, 'US', pixelBytes / 512],
+      [T.Columns, 'US', 256],
+      [T.BitsAllocated, 'US', 16],
+      [T.BitsStored, 'US', 16],
+      [T.HighBit, 'US', 15],
+      [T.PixelRepresentation, 'US', 0],
+      [T.SamplesPerPixel, 'US', 1],
+      [T.PhotometricInterpretation, 'CS', 'MONOCHROME2'],
+    ]);
+    const pixels = Buffer.alloc(pixelBytes, i);
+    const el = Buffer.alloc(12);
+    el.writeUInt16LE(0x7fe0, 0);
+    el.writeUInt16LE(0x0010, 2);
+    el.write('OW', 4, 'latin1');
+    el.writeUInt32LE(pixels.length, 8);
+    writeFileSync(path.join(dir, `CT${i}.dcm`), Buffer.concat([encodePart10({ sopClassUID: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUID: uid }, ds), el, pixels]));
+  }
+}
+
+describe('import in one pass over each secure file (header planned, integrity at the gate)', () => {
+  const dir = tempDir('dcmsafe-import-one-pass-');
+  const pki = path.join(dir, 'pki');
+  const media = path.join(dir, 'media');
+  const N = 6;
+  let base: Omit<ImportOptions, 'openSession' | 'journalFile'>;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first`);
+    writeLargeInstances(path.join(dir, 'in'), N, 256 * 1024);
+    expect(run('node', [CLI, 'pki', 'demo', '--out', pki]).status).toBe(0);
+    const r = run('node', [CLI, 'create', path.join(dir, 'in'), '--media', 'folder', '--out', media, '--sign-cert', path.join(pki, 'media-signer.pem'), '--sign-key', path.join(pki, 'media-signer.key'), '--recipient', path.join(pki, 'media-recipient.pem')]);
+    expect(r.status, r.stderr).toBe(0);
+    base = {
+      media,
+      verify: {
+        trust: { anchors: loadCertificates(readFileSync(path.join(pki, 'demo-root-ca.pem'))), crls: [] },
+        keys: { certificates: [{ certificate: loadCertificates(readFileSync(path.join(pki, 'media-recipient.pem')))[0]!, privateKey: loadPrivateKey(readFileSync(path.join(pki, 'media-recipient.key'))) }], passwords: [] },
+        policy: 'standard',
+      },
+      destination: { host: '127.0.0.1', port: 2762, calledAE: 'PACS' },
+      local: { patientId: 'LOCAL-1', issuerOfPatientId: 'OURHOSP' },
+      retryDelayMs: 1,
+    };
+  }, 120_000);
+
+  /** The instance files of the medium (not the DICOMDIR), in the order import sends them. */
+  const instanceFiles = (): string[] => listFiles(media).filter((f) => path.basename(f) !== 'DICOMDIR' && !/README|INDEX/i.test(f)).sort();
+
+  it('plans from headers only; the report comes out complete once every file was judged', async () => {
+    const planned = await planMedia({ ...base.verify, media });
+    expect(planned.deferred.size).toBe(N);
+    // Before sending: headers (patients, UIDs) known, integrity and signer not yet.
+    expect(planned.report.patients.map((p) => p.patientId)).toEqual(['BIG']);
+    expect(planned.report.files.filter((f) => planned.deferred.has(f.path)).every((f) => f.sopInstanceUID && f.protection === undefined)).toBe(true);
+    expect(() => planned.complete()).toThrow(/never read through/);
+
+    // One RSA private operation per file (and the DICOMDIR), though each is opened twice: planning and sending.
+    let rsaOperations = 0;
+    const key = base.verify.keys.certificates![0]!;
+    const counted = { ...base.verify.keys, certificates: [{ ...key, rawPrivate: async (c: Buffer) => (rsaOperations++, rawPrivate(key.privateKey, c)) }] };
+    const pacs = fakePacs();
+    const report = await importMedia({ ...base, verify: { ...base.verify, keys: counted }, openSession: pacs.open, journalFile: path.join(dir, 'j1.jsonl') });
+    expect(rsaOperations).toBe(N + 1);
+    expect(report.exitCode).toBe(0);
+    expect(report.stored).toHaveLength(N);
+    // One file ahead is opened while one is sent: the PACS still gets them one by one, in order.
+    expect(pacs.received.map((r) => r.sopInstanceUID)).toEqual(report.stored.map((s) => s.sopInstanceUID));
+    expect(report.stored.every((s) => !s.untrusted)).toBe(true);
+    // The same report a verification gives: every file signed and trusted, the signer named.
+    expect(report.verify.verdict).toBe('trusted');
+    expect(report.verify.summary.trustedFiles).toBe(N + 1);
+    expect(report.verify.files.filter((f) => f.kind === 'secure').every((f) => f.protection === 'signed' && f.signer)).toBe(true);
+    expect(report.verify.signers).toHaveLength(1);
+  }, 120_000);
+
+  it('a file altered on the medium is caught as it is sent: security alert, never stored, FILE_TAMPERED in the report; the rest judged before sending', async () => {
+    const files = instanceFiles();
+    const target = files[1]!;
+    const original = readFileSync(target);
+    const altered = Buffer.from(original);
+    altered[Math.floor(original.length / 2)]! ^= 0x01; // in the pixel data, far past the planning window
+    writeFileSync(target, altered);
+    const pacs = fakePacs();
+    const events: ImportEvent[] = [];
+    try {
+      const report = await importMedia({ ...base, openSession: pacs.open, journalFile: path.join(dir, 'j2.jsonl'), onEvent: (e) => events.push(e) });
+      const failed = report.failed.find((f) => target.endsWith(f.file));
+      expect(failed?.reason).toMatch(/^IMPORT_SECURITY_ALERT: .* no longer passes verification \((altered|bad-signature)\); not sent$/);
+      expect(events.some((e) => e.type === 'security-alert' && target.endsWith(e.file))).toBe(true);
+      expect(pacs.received.map((r) => r.sopInstanceUID)).not.toContain(failed?.sopInstanceUID);
+      expect(pacs.aborted).toBe(1);
+      expect(report.stored).toHaveLength(N - 1);
+      expect(report.exitCode).toBe(4);
+      // The report says what the gate found, as a verification would have.
+      expect(report.verify.findings.some((f) => f.code === 'FILE_TAMPERED' && target.endsWith(f.file ?? ''))).toBe(true);
+      expect(report.verify.verdict).toBe('problems');
+    } finally {
+      writeFileSync(target, original);
+    }
+  }, 120_000);
+
+  it('a secure file swapped for a plain one after planning is never sent as plain', async () => {
+    const target = instanceFiles()[2]!;
+    const original = readFileSync(target);
+    // Same size (the folder source refuses a file whose size changed since it was listed).
+    const plain = Buffer.alloc(original.length);
+    readFileSync(path.join(dir, 'in', 'CT3.dcm')).copy(plain);
+    const pacs = fakePacs({ onOpen: () => writeFileSync(target, plain) });
+    const events: ImportEvent[] = [];
+    try {
+      const report = await importMedia({ ...base, openSession: pacs.open, journalFile: path.join(dir, 'j6.jsonl'), onEvent: (e) => events.push(e) });
+      const failed = report.failed.find((f) => target.endsWith(f.file));
+      expect(failed?.reason).toMatch(/^IMPORT_SECURITY_ALERT: .* is no longer a Secure DICOM File; not sent$/);
+      expect(pacs.received.map((r) => r.sopInstanceUID)).not.toContain(failed?.sopInstanceUID);
+      expect(events.some((e) => e.type === 'security-alert' && target.endsWith(e.file))).toBe(true);
+      expect(report.stored).toHaveLength(N - 1);
+      expect(report.verify.findings.some((f) => f.code === 'SECURE_UNREADABLE' && target.endsWith(f.file ?? ''))).toBe(true);
+    } finally {
+      writeFileSync(target, original);
+    }
+  }, 120_000);
+
+  it('an untrusted signer: the first file is withheld at its gate, the rest before a byte is sent; with --allow-untrusted all go', async () => {
+    const untrusted = { ...base, verify: { ...base.verify, trust: { anchors: [], crls: [] } } };
+    const pacs = fakePacs();
+    const events: ImportEvent[] = [];
+    const report = await importMedia({ ...untrusted, openSession: pacs.open, journalFile: path.join(dir, 'j3.jsonl'), onEvent: (e) => events.push(e) });
+    expect(pacs.received).toEqual([]);
+    expect(pacs.aborted).toBe(1); // one association aborted before its last fragment, not one per file
+    expect(report.stored).toEqual([]);
+    expect(report.failed).toEqual([]);
+    expect(report.skipped).toHaveLength(N);
+    expect(report.skipped.every((s) => /origin not proven/.test(s.reason ?? ''))).toBe(true);
+    expect(events.some((e) => e.type === 'security-alert')).toBe(false);
+    expect(report.exitCode).toBe(1);
+    expect(report.verify.findings.filter((f) => f.code === 'SIGNER_UNTRUSTED')).toHaveLength(N + 1);
+
+    const allowed = fakePacs();
+    const sent = await importMedia({ ...untrusted, allowUntrusted: true, openSession: allowed.open, journalFile: path.join(dir, 'j4.jsonl') });
+    expect(sent.stored).toHaveLength(N);
+    expect(sent.stored.every((s) => s.untrusted === true)).toBe(true);
+    expect(allowed.aborted).toBe(0);
+  }, 120_000);
+
+  it('a re-run sends nothing and still judges every file for its report', async () => {
+    const journalFile = path.join(dir, 'j5.jsonl');
+    await importMedia({ ...base, openSession: fakePacs().open, journalFile });
+    const again = fakePacs();
+    const report = await importMedia({ ...base, openSession: again.open, journalFile });
+    expect(again.opened).toBe(0);
+    expect(report.alreadyStored).toHaveLength(N);
+    expect(report.verify.verdict).toBe('trusted');
+    expect(report.verify.summary.trustedFiles).toBe(N + 1);
   }, 120_000);
 });
