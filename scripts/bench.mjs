@@ -27,11 +27,18 @@ function parseSize(text) {
   return Math.round(Number(m[1]) * { '': 1, K: 1e3, M: 1e6, G: 1e9 }[m[2].toUpperCase()]);
 }
 
+/** The cases, in the order they run; --cases picks some (verify and import need create's image). */
+const CASES = ['create', 'verify', 'large', 'import', 'scale', 'limit'];
+
 /** Options from the command line: --quick is --size 50M with every case shrunk (< 3 min on 2 cores). */
 function options(argv) {
-  const known = new Set(['--quick', '--keep', '--size']);
-  const unknown = argv.filter((a, i) => a.startsWith('-') && !known.has(a) && argv[i - 1] !== '--size');
-  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(' ')} (usage: node scripts/bench.mjs [--size 2G | --quick] [--keep])`);
+  const known = new Set(['--quick', '--keep', '--size', '--cases']);
+  const unknown = argv.filter((a, i) => a.startsWith('-') && !known.has(a) && argv[i - 1] !== '--size' && argv[i - 1] !== '--cases');
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(' ')} (usage: node scripts/bench.mjs [--size 2G | --quick] [--cases ${CASES.join(',')}] [--keep])`);
+  const c = argv.indexOf('--cases');
+  const cases = new Set(c >= 0 ? (argv[c + 1] ?? '').split(',') : CASES);
+  const wrong = [...cases].filter((x) => !CASES.includes(x));
+  if (wrong.length > 0) throw new Error(`--cases: unknown ${wrong.join(', ')} (known: ${CASES.join(', ')})`);
   const quick = argv.includes('--quick');
   const at = argv.indexOf('--size');
   const sizeText = at >= 0 ? argv[at + 1] : quick ? '50M' : '2G';
@@ -39,6 +46,7 @@ function options(argv) {
   const small = quick || size <= 100e6;
   return {
     quick,
+    cases,
     keep: argv.includes('--keep'),
     sizeText,
     size,
@@ -77,18 +85,20 @@ function main() {
   const failures = [];
   const res = { machine: machine(), options: { size: opts.size, sizeText: opts.sizeText, quick: opts.quick, largeBytes: opts.large, scaleCounts: opts.scaleCounts }, units: { MB: '10^6 bytes', rate: 'MB of input (DICOM) bytes per second of wall time', rss: 'peak RSS in MB (10^6 bytes), /usr/bin/time %M' }, targets: { ...TARGETS, rssMB: RSS_LIMIT_MB } };
   try {
-    res.dataset = attempt('dataset', () => prepare(L, opts), failures);
+    const want = (name) => opts.cases.has(name);
+    const needsData = ['create', 'verify', 'large', 'import'].some(want);
+    res.dataset = needsData ? attempt('dataset', () => prepare(L, opts), failures) : undefined;
     if (res.dataset) {
       const d = res.dataset;
       process.stderr.write(`bench: ${d.files} instances (${d.slices} CT slices, ${d.multiFrame} XA multi-frame of ${d.framesPerMultiFrame} frames), ${(d.bytes / MB).toFixed(1)} MB; work folder ${root}\n`);
       res.create = attempt('create', () => createCase(L), failures);
-      if (res.create) res.verify = attempt('verify', () => verifyCase(L, d.files + 1), failures);
-      res.large = attempt('large instance create + verify', () => largeCase(L), failures);
-      if (res.create && res.large) res.import = attempt('import', () => importCase(L, d.files), failures);
+      if (res.create && want('verify')) res.verify = attempt('verify', () => verifyCase(L, d.files + 1), failures);
+      if (want('large') || want('import')) res.large = attempt('large instance create + verify', () => largeCase(L), failures);
+      if (res.create && res.large && want('import')) res.import = attempt('import', () => importCase(L, d.files), failures);
     }
-    res.scale = attempt('scale (DICOMDIR)', () => scaleCase(L, opts.scaleCounts), failures);
+    if (want('scale')) res.scale = attempt('scale (DICOMDIR)', () => scaleCase(L, opts.scaleCounts), failures);
     if (res.scale) res.scaleFlatness = flatness(res.scale);
-    res.limit = attempt('limit (openssl speed)', () => limitCase(), failures);
+    if (want('limit') || want('create')) res.limit = attempt('limit (openssl speed)', () => limitCase(), failures);
   } finally {
     if (opts.keep) process.stderr.write(`bench: kept ${root}\n`);
     else rmSync(root, { recursive: true, force: true });
