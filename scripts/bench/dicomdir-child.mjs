@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { encodeDicomdir } from '../../dist/dicom/dicomdir/encode.js';
 import { planFileSet } from '../../dist/dicom/fileset/plan.js';
-import { scanFile } from '../../dist/dicom/fileset/scan.js';
+import { scanFiles } from '../../dist/dicom/fileset/scan.js';
 import { collectInputs } from '../../dist/pipelines/inputs.js';
 import { fileSetUID, profileFor } from '../../dist/pipelines/create-media.js';
 import { systemClock } from '../../dist/util/clock.js';
@@ -15,8 +15,7 @@ import { systemClock } from '../../dist/util/clock.js';
 const [dir, out] = process.argv.slice(2);
 const start = process.hrtime.bigint();
 const { files } = await collectInputs([dir], out);
-const scans = [];
-for (const file of files) scans.push(await scanFile(file));
+const scans = await scanFiles(files);
 const fileSetId = 'DCMSAFE';
 const plan = planFileSet(scans, {
   profile: profileFor('folder', undefined, false),

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
 import { planFileSet, type FileSetPlan } from '../dicom/fileset/plan.js';
-import { scanFile, type ScanResult } from '../dicom/fileset/scan.js';
+import { scanFiles, type ScanResult } from '../dicom/fileset/scan.js';
 import { DEFAULT_PROFILE_FOR_MEDIA, findProfile, secureTwin, type ApplicationProfile, type MediaKind } from '../dicom/profiles/profiles.js';
 import { BLOCK, DISC_CAPACITY, isDisc } from '../media/capacity.js';
 import { planFat32Image } from '../media/fat/writer.js';
@@ -159,11 +159,7 @@ async function createMediaFrom(options: CreateOptions, staging: string | undefin
       ? await deidentifyInputs(files, staging, options.deidentify, { random, clock, onScanned: (index, result) => emit({ type: 'scanned', path: files[index] as string, index, total: files.length, result: result.kind }) })
       : undefined;
   if (deidentified) scans.push(...deidentified.scans);
-  for (const [index, file] of (deidentified ? [] : files).entries()) {
-    const result = await scanFile(file);
-    scans.push(result);
-    emit({ type: 'scanned', path: file, index, total: files.length, result: result.kind });
-  }
+  else for (const result of await scanFiles(files, { onScanned: (index, r) => emit({ type: 'scanned', path: files[index] as string, index, total: files.length, result: r.kind }) })) scans.push(result);
   const planOptions = {
     profile,
     clock,

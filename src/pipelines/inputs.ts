@@ -3,6 +3,7 @@
  * folders are not followed (no loops); links to files are. Paths under `exclude` (the output) are
  * left out, so `create . --out ./disc` does not read its own output.
  */
+import type { Dirent } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
@@ -19,11 +20,12 @@ export async function collectInputs(inputs: readonly string[], exclude?: string)
   const excluded = exclude ? path.resolve(exclude) : undefined;
   const isExcluded = (p: string): boolean => excluded !== undefined && (p === excluded || p.startsWith(excluded + path.sep));
 
-  const visit = async (p: string, top: boolean): Promise<void> => {
+  /** What lstat says of `p`; `entry`, when given, is its directory entry, which says the same without a system call. */
+  const visit = async (p: string, top: boolean, entry?: Dirent): Promise<void> => {
     if (isExcluded(p)) return;
-    let st;
+    let st: Pick<Dirent, 'isSymbolicLink' | 'isFile' | 'isDirectory'>;
     try {
-      st = await lstat(p);
+      st = entry ?? (await lstat(p));
     } catch (e) {
       if (top) throw new DcmsafeError('INPUT_NOT_FOUND', `input ${p} does not exist or cannot be read`, { file: p }, { cause: e });
       ignored.push({ path: p, reason: 'cannot be read' });
@@ -40,8 +42,9 @@ export async function collectInputs(inputs: readonly string[], exclude?: string)
       return;
     }
     if (st.isDirectory()) {
-      const entries = (await readdir(p)).sort();
-      for (const name of entries) await visit(path.join(p, name), false);
+      // Entries with their types (from the directory itself where the file system records them, else from lstat).
+      const entries = (await readdir(p, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const e of entries) await visit(path.join(p, e.name), false, e);
       return;
     }
     ignored.push({ path: p, reason: 'not a regular file or folder' });

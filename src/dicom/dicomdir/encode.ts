@@ -8,41 +8,68 @@
  */
 import { DcmsafeError } from '../../errors/index.js';
 import { DataSet } from '../dataset.js';
-import { ITEM } from '../tag.js';
+import { formatTag, ITEM } from '../tag.js';
 import { T } from '../tags.js';
-import { ByteWriter, ELE, encodeDataSet, encodeElementHeader, encodeFileMeta, makeElement, sizeOfDataSet, type ElementValue } from '../part10/writer.js';
-import type { VR } from '../vr.js';
+import { ByteWriter, ELE, encodeDataSet, encodeElementHeader, encodeElementInto, encodeFileMeta, makeElement, sizeOfDataSet } from '../part10/writer.js';
+import { paddingByte } from '../vr.js';
 import { dataSetToExplicitLE } from '../transcode/convert.js';
-import { MEDIA_STORAGE_DIRECTORY_SOP_CLASS, walkRecords, type DirectoryRecord, type FileSet } from './model.js';
+import { MEDIA_STORAGE_DIRECTORY_SOP_CLASS, type DirectoryRecord, type FileSet } from './model.js';
 
-interface Placed {
-  readonly record: DirectoryRecord;
-  /** The record's elements other than the two offsets, which are filled in at encoding. */
-  readonly body: DataSet;
-  readonly size: number; // item value length
-  offset: number; // file offset of the Item tag
-  next: number;
-  lower: number;
+/** A short-VR text element (CS, UI) written straight into the buffer: what makeElement and the writer would write. */
+function writeText(w: ByteWriter, tag: number, vr: 'CS' | 'UI', text: string): void {
+  if (/[\u007f-\uffff]/.test(text)) throw new DcmsafeError('INTERNAL', `${formatTag(tag)}: non-ASCII text must be given as bytes`);
+  const odd = text.length % 2;
+  encodeElementHeader(w, tag, vr, text.length + odd);
+  w.latin1(text);
+  if (odd) w.buf[w.pos++] = paddingByte(vr);
 }
 
-function recordBody(r: DirectoryRecord): DataSet {
-  const ds = new DataSet(ELE);
-  const put = (tag: number, vr: VR, value: ElementValue): void => ds.set(makeElement(tag, vr, value));
-  put(T.RecordInUseFlag, 'US', r.inUse ? 0xffff : 0x0000);
-  put(T.DirectoryRecordType, 'CS', r.type);
-  if (r.privateRecordUID) put(T.PrivateRecordUID, 'UI', r.privateRecordUID);
-  if (r.fileId) put(T.ReferencedFileID, 'CS', r.fileId);
-  if (r.sopClassUID) put(T.ReferencedSOPClassUIDInFile, 'UI', r.sopClassUID);
-  if (r.sopInstanceUID) put(T.ReferencedSOPInstanceUIDInFile, 'UI', r.sopInstanceUID);
-  if (r.transferSyntaxUID) put(T.ReferencedTransferSyntaxUIDInFile, 'UI', r.transferSyntaxUID);
-  if (r.relatedGeneralSOPClassUIDs?.length) put(T.ReferencedRelatedGeneralSOPClassUIDInFile, 'UI', r.relatedGeneralSOPClassUIDs);
+function writeUnsigned(w: ByteWriter, tag: number, vr: 'US' | 'UL', value: number): void {
+  encodeElementHeader(w, tag, vr, vr === 'US' ? 2 : 4);
+  if (vr === 'US') w.u16(value);
+  else w.u32(value);
+}
+
+/** A record's item value: its elements in tag order, (0004,1400) to its last key. */
+function writeRecord(w: ByteWriter, r: DirectoryRecord, next: number, lower: number): void {
+  writeUnsigned(w, T.OffsetOfTheNextDirectoryRecord, 'UL', next);
+  writeUnsigned(w, T.RecordInUseFlag, 'US', r.inUse ? 0xffff : 0x0000);
+  writeUnsigned(w, T.OffsetOfReferencedLowerLevelDirectoryEntity, 'UL', lower);
+  writeText(w, T.DirectoryRecordType, 'CS', r.type);
+  if (r.privateRecordUID) writeText(w, T.PrivateRecordUID, 'UI', r.privateRecordUID);
+  if (r.fileId) writeText(w, T.ReferencedFileID, 'CS', r.fileId.join('\\'));
+  if (r.sopClassUID) writeText(w, T.ReferencedSOPClassUIDInFile, 'UI', r.sopClassUID);
+  if (r.sopInstanceUID) writeText(w, T.ReferencedSOPInstanceUIDInFile, 'UI', r.sopInstanceUID);
+  if (r.transferSyntaxUID) writeText(w, T.ReferencedTransferSyntaxUIDInFile, 'UI', r.transferSyntaxUID);
+  if (r.relatedGeneralSOPClassUIDs?.length) writeText(w, T.ReferencedRelatedGeneralSOPClassUIDInFile, 'UI', r.relatedGeneralSOPClassUIDs.join('\\'));
+  for (const el of recordKeys(r).sorted()) encodeElementInto(w, el);
+}
+
+/** The record's keys in Explicit VR Little Endian, checked to hold no record header element. */
+function recordKeys(r: DirectoryRecord): DataSet {
   // Keys decoded from a big endian or implicit VR directory are converted before encoding.
   const keys = r.keys.syntax.explicitVR && r.keys.syntax.littleEndian ? r.keys : dataSetToExplicitLE(r.keys);
-  for (const el of keys.elements.values()) {
-    if (el.tag >>> 16 < 0x0008) throw new DcmsafeError('INTERNAL', `record key ${el.tag.toString(16)} belongs to the record header`);
-    ds.set(el);
+  for (const tag of keys.elements.keys()) {
+    if (tag >>> 16 < 0x0008) throw new DcmsafeError('INTERNAL', `record key ${tag.toString(16)} belongs to the record header`);
   }
-  return ds;
+  return keys;
+}
+
+/** Bytes of a short-VR text element holding `text` (padded to even length), as makeElement makes it. */
+function textElementSize(text: string): number {
+  return 8 + text.length + (text.length % 2);
+}
+
+/** Item value length of a record: what recordElements encodes, computed without building it. */
+function recordSize(r: DirectoryRecord): number {
+  let n = OFFSET_ELEMENTS_SIZE + 10 + textElementSize(r.type); // offsets, in-use flag (US), type
+  if (r.privateRecordUID) n += textElementSize(r.privateRecordUID);
+  if (r.fileId) n += textElementSize(r.fileId.join('\\'));
+  if (r.sopClassUID) n += textElementSize(r.sopClassUID);
+  if (r.sopInstanceUID) n += textElementSize(r.sopInstanceUID);
+  if (r.transferSyntaxUID) n += textElementSize(r.transferSyntaxUID);
+  if (r.relatedGeneralSOPClassUIDs?.length) n += textElementSize(r.relatedGeneralSOPClassUIDs.join('\\'));
+  return n + sizeOfDataSet(recordKeys(r));
 }
 
 const OFFSET_ELEMENTS_SIZE = 2 * (8 + 4); // (0004,1400) and (0004,1420), UL
@@ -58,40 +85,41 @@ function fileSetHeader(fs: FileSet, first: number, last: number): DataSet {
   return ds;
 }
 
-/** Encodes the File-set as a complete DICOMDIR file. */
+/**
+ * Encodes the File-set as a complete DICOMDIR file. Records are sized first without being built (a
+ * File-set of 100 000 instances holds no second copy of its records), then each is encoded straight
+ * into the file's buffer.
+ */
 export function encodeDicomdir(fs: FileSet): Buffer {
   const meta = encodeFileMeta({ sopClassUID: MEDIA_STORAGE_DIRECTORY_SOP_CLASS, sopInstanceUID: fs.fileSetUID, transferSyntaxUID: '1.2.840.10008.1.2.1' });
 
-  // Pass 1: sizes and offsets.
-  const placed = new Map<DirectoryRecord, Placed>();
-  const order: Placed[] = [];
-  for (const record of walkRecords(fs.roots)) {
-    const body = recordBody(record);
-    const p: Placed = { record, body, size: sizeOfDataSet(body) + OFFSET_ELEMENTS_SIZE, offset: 0, next: 0, lower: 0 };
-    placed.set(record, p);
-    order.push(p);
-  }
+  // Pass 1: sizes and offsets, in the order records are written (depth first, parents first), and
+  // how many records each subtree holds (the next sibling comes after them).
+  const sizes: number[] = [];
+  const subtree: number[] = [];
+  const measure = (records: readonly DirectoryRecord[]): number => {
+    let count = 0;
+    for (const r of records) {
+      const i = sizes.length;
+      sizes.push(recordSize(r));
+      subtree.push(0);
+      subtree[i] = 1 + measure(r.children);
+      count += subtree[i] as number;
+    }
+    return count;
+  };
+  measure(fs.roots);
   const header = fileSetHeader(fs, 0, 0);
   const sequenceValueStart = meta.length + sizeOfDataSet(header) + 12; // (0004,1220) SQ header is 12 bytes
+  const offsets = new Array<number>(sizes.length);
   let pos = sequenceValueStart;
-  for (const p of order) {
-    p.offset = pos;
-    pos += 8 + p.size;
+  for (let i = 0; i < sizes.length; i++) {
+    offsets[i] = pos;
+    pos += 8 + (sizes[i] as number);
   }
-  const link = (siblings: readonly DirectoryRecord[]): void => {
-    siblings.forEach((r, i) => {
-      const p = placed.get(r) as Placed;
-      const next = siblings[i + 1];
-      p.next = next ? (placed.get(next) as Placed).offset : 0;
-      const child = r.children[0];
-      p.lower = child ? (placed.get(child) as Placed).offset : 0;
-      link(r.children);
-    });
-  };
-  link(fs.roots);
-  const firstRoot = fs.roots[0];
-  const lastRoot = fs.roots[fs.roots.length - 1];
-  const finalHeader = fileSetHeader(fs, firstRoot ? (placed.get(firstRoot) as Placed).offset : 0, lastRoot ? (placed.get(lastRoot) as Placed).offset : 0);
+  let lastRoot = 0;
+  for (let i = 0, k = 0; k < fs.roots.length; k++, i += subtree[i] as number) lastRoot = i;
+  const finalHeader = fileSetHeader(fs, fs.roots.length > 0 ? (offsets[0] as number) : 0, fs.roots.length > 0 ? (offsets[lastRoot] as number) : 0);
 
   // Pass 2: bytes.
   const sequenceLength = pos - sequenceValueStart;
@@ -100,16 +128,21 @@ export function encodeDicomdir(fs: FileSet): Buffer {
   w.bytes(meta);
   w.bytes(encodeDataSet(finalHeader));
   encodeElementHeader(w, T.DirectoryRecordSequence, 'SQ', sequenceLength);
-  for (const p of order) {
-    if (w.pos !== p.offset) throw new DcmsafeError('INTERNAL', `DICOMDIR layout drifted at record ${p.record.type}: ${w.pos} != ${p.offset}`);
-    w.tag(ITEM);
-    w.u32(p.size); // item length
-    const body = new DataSet(ELE);
-    body.set(makeElement(T.OffsetOfTheNextDirectoryRecord, 'UL', p.next));
-    body.set(makeElement(T.OffsetOfReferencedLowerLevelDirectoryEntity, 'UL', p.lower));
-    for (const el of p.body.elements.values()) body.set(el);
-    w.bytes(encodeDataSet(body));
-  }
+  let i = 0;
+  const emit = (records: readonly DirectoryRecord[]): void => {
+    records.forEach((record, k) => {
+      const at = i++;
+      if (w.pos !== offsets[at]) throw new DcmsafeError('INTERNAL', `DICOMDIR layout drifted at record ${record.type}: ${w.pos} != ${offsets[at]}`);
+      w.tag(ITEM);
+      w.u32(sizes[at] as number); // item length
+      const next = k + 1 < records.length ? (offsets[at + (subtree[at] as number)] as number) : 0;
+      const lower = record.children.length > 0 ? (offsets[at + 1] as number) : 0;
+      writeRecord(w, record, next, lower);
+      if (w.pos !== (offsets[at] as number) + 8 + (sizes[at] as number)) throw new DcmsafeError('INTERNAL', `DICOMDIR record ${record.type} is not the size computed for it`);
+      emit(record.children);
+    });
+  };
+  emit(fs.roots);
   if (w.pos !== total) throw new DcmsafeError('INTERNAL', `DICOMDIR size drifted: ${w.pos} != ${total}`);
   return w.buf;
 }

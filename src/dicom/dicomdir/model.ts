@@ -12,7 +12,8 @@ export interface DirectoryRecord {
   readonly type: string;
   /**
    * The record's keys: every element of the record from group 0008 on (Specific Character Set,
-   * Patient ID, Study Date...), as they will be encoded. Never holds group 0004.
+   * Patient ID, Study Date...), as they will be encoded. Never holds group 0004. Read-only once
+   * planned: leaf records with equal keys share one DataSet (a File-set of 100 000 instances).
    */
   readonly keys: DataSet;
   /** Referenced File ID (0004,1500) components, for records that reference a file. */

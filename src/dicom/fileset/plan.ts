@@ -18,6 +18,7 @@ import { dicomDate, dicomTime } from '../../util/clock.js';
 import { keywordOf } from '../dictionary.js';
 import { buildRecordKeys, newRecordReport, normalizeDate, normalizeTime, type RecordReport } from '../dicomdir/build-records.js';
 import type { DirectoryRecord, FileSet } from '../dicomdir/model.js';
+import type { DataSet } from '../dataset.js';
 import { RECORD_KEYS, recordTypeFor, type RecordKey } from '../dicomdir/record-types.js';
 import { FileIdAllocator } from '../file-id.js';
 import { profileAllows, profilesAllowing, type ApplicationProfile } from '../profiles/profiles.js';
@@ -121,10 +122,17 @@ function generatedPatientId(name: string, birthDate: string): string {
   return `DCMSAFE-${createHash('sha256').update(`${patientNameKey(name)}|${birthDate}`).digest('hex').slice(0, 12).toUpperCase()}`;
 }
 
-function numericOrder(a: string | undefined, b: string | undefined): number {
-  const na = a !== undefined && /^[+-]?\d+$/.test(a.trim()) ? Number(a) : Number.POSITIVE_INFINITY;
-  const nb = b !== undefined && /^[+-]?\d+$/.test(b.trim()) ? Number(b) : Number.POSITIVE_INFINITY;
+/** An integer string's value; anything else sorts last. */
+function numericKey(a: string | undefined): number {
+  return a !== undefined && /^[+-]?\d+$/.test(a.trim()) ? Number(a) : Number.POSITIVE_INFINITY;
+}
+
+function compareNumbers(na: number, nb: number): number {
   return na === nb ? 0 : na < nb ? -1 : 1;
+}
+
+function numericOrder(a: string | undefined, b: string | undefined): number {
+  return compareNumbers(numericKey(a), numericKey(b));
 }
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -142,25 +150,38 @@ function compareRank(a: number[], b: number[]): number {
   return 0;
 }
 
+/** Keywords of the attributes two files of one SOP Instance differ in; empty when they agree. */
 function disagreement(a: ScannedInstance, b: ScannedInstance): string[] {
-  const tags = new Set<Tag>([...a.digests.keys(), ...b.digests.keys()]);
+  if (a.digest === b.digest) return [];
+  // Without a digest per attribute (a file that could not be read again), the difference has no name.
+  if (!a.digests || !b.digests) return ['(attributes not compared one by one)'];
+  const ad = a.digests;
+  const bd = b.digests;
+  const tags = new Set<Tag>([...ad.keys(), ...bd.keys()]);
   const differ: string[] = [];
-  for (const t of tags) if (a.digests.get(t) !== b.digests.get(t)) differ.push(keywordOf(t) ?? `(${(t >>> 16).toString(16)},${(t & 0xffff).toString(16)})`);
+  for (const t of tags) if (ad.get(t) !== bd.get(t)) differ.push(keywordOf(t) ?? `(${(t >>> 16).toString(16)},${(t & 0xffff).toString(16)})`);
   return differ;
 }
 
 /** Folds files sharing a SOP Instance UID into one; throws if their attributes disagree. */
 function mergeDuplicates(instances: ScannedInstance[], allowed: (ts: string) => boolean): { unique: ScannedInstance[]; merged: MergedInstance[] } {
-  const bySop = new Map<string, ScannedInstance[]>();
-  for (const s of instances) bySop.set(s.sopInstanceUID, [...(bySop.get(s.sopInstanceUID) ?? []), s]);
+  // One entry per SOP Instance: the instance, or (rarely) the files sharing it.
+  const bySop = new Map<string, ScannedInstance | ScannedInstance[]>();
+  for (const s of instances) {
+    const known = bySop.get(s.sopInstanceUID);
+    if (known === undefined) bySop.set(s.sopInstanceUID, s);
+    else if (Array.isArray(known)) known.push(s);
+    else bySop.set(s.sopInstanceUID, [known, s]);
+  }
   const unique: ScannedInstance[] = [];
   const merged: MergedInstance[] = [];
   const conflicts: Array<{ sop: string; files: string[]; attributes: string[] }> = [];
-  for (const [sop, group] of bySop) {
-    if (group.length === 1) {
-      unique.push(group[0] as ScannedInstance);
+  for (const [sop, entry] of bySop) {
+    if (!Array.isArray(entry)) {
+      unique.push(entry as ScannedInstance);
       continue;
     }
+    const group = entry as ScannedInstance[];
     group.sort((a, b) => compareRank(rank(a, allowed), rank(b, allowed)) || byString(a.path, b.path));
     const kept = group[0] as ScannedInstance;
     const attributes = new Set<string>();
@@ -356,7 +377,7 @@ function firstText(instances: readonly ScannedInstance[], tags: readonly Tag[], 
   const values: string[] = [];
   for (const s of instances) {
     for (const t of tags) {
-      const v = s.keys.text(t);
+      const v = s.keyText(t);
       if (v) {
         values.push(normalize(v));
         break;
@@ -366,6 +387,16 @@ function firstText(instances: readonly ScannedInstance[], tags: readonly Tag[], 
   return values.sort()[0];
 }
 
+/** Distinct leaf key sets remembered for sharing. */
+const SHARED_KEYS = 4096;
+
+/** The instance with the lowest SOP Instance UID (the first of them, sorted). */
+function lowestSop(instances: readonly ScannedInstance[]): ScannedInstance {
+  let best = instances[0] as ScannedInstance;
+  for (const s of instances) if (byString(s.sopInstanceUID, best.sopInstanceUID) < 0) best = s;
+  return best;
+}
+
 function buildFileSet(patients: Map<string, PatientGroup>, topLevel: PlannedSlot[], options: PlanOptions, report: RecordReport) {
   const { profile } = options;
   const allocator = new FileIdAllocator();
@@ -373,15 +404,41 @@ function buildFileSet(patients: Map<string, PatientGroup>, topLevel: PlannedSlot
   const roots: DirectoryRecord[] = [];
   const now = options.clock.now();
 
+  // Keys of each leaf record type, and the tags they read, worked out once.
+  const leafKeys = new Map<string, { keys: RecordKey[]; tags: Set<Tag> }>();
+  const keysOf = (recordType: string): { keys: RecordKey[]; tags: Set<Tag> } => {
+    let k = leafKeys.get(recordType);
+    if (!k) {
+      const keys: RecordKey[] = [...(RECORD_KEYS[recordType] ?? RECORD_KEYS.IMAGE ?? [])];
+      if (recordType === 'IMAGE') keys.push(...profile.extraKeys.image);
+      k = { keys, tags: new Set(keys.map((key) => key.tag)) };
+      leafKeys.set(recordType, k);
+    }
+    return k;
+  };
+  // Leaf records with equal keys (often just an Instance Number) share one DataSet: records are read, never changed, once planned.
+  // At most SHARED_KEYS distinct sets are remembered: leaves that all differ cost no more than unshared ones.
+  const shared = new Map<string, DataSet>();
+  const share = (recordType: string, keys: DataSet): DataSet => {
+    let id = recordType;
+    for (const el of keys.sorted()) {
+      if (el.items || !el.value) return keys; // items inherit a character set from their parent: not shared
+      id += `\u0000${el.tag}\u0000${el.vr}\u0000${el.value.toString('latin1')}`;
+    }
+    const known = shared.get(id);
+    if (known) return known;
+    if (shared.size < SHARED_KEYS) shared.set(id, keys);
+    return keys;
+  };
+
   const leafRecord = (slot: PlannedSlot, fileId: string[], supply: Map<Tag, string>, scope: string): DirectoryRecord => {
     const s = slot.instance;
-    const keys: RecordKey[] = [...(RECORD_KEYS[slot.recordType] ?? RECORD_KEYS.IMAGE ?? [])];
-    if (slot.recordType === 'IMAGE') keys.push(...profile.extraKeys.image);
+    const { keys, tags } = keysOf(slot.recordType);
     const outputTS = slot.kind === 'copy' || slot.kind === 'rewrap' ? s.transferSyntax.uid : EXPLICIT_VR_LITTLE_ENDIAN;
     planned.push({ instance: s, fileId, kind: slot.kind, recordType: slot.recordType, outputTransferSyntaxUID: outputTS, ...(slot.reason ? { reason: slot.reason } : {}) });
     return {
       type: slot.recordType,
-      keys: buildRecordKeys({ recordType: slot.recordType, keys, source: s.keys, supply, scope, report }),
+      keys: share(slot.recordType, buildRecordKeys({ recordType: slot.recordType, keys, source: s.keysFor(tags), supply, scope, report })),
       fileId,
       sopClassUID: s.sopClassUID,
       sopInstanceUID: s.sopInstanceUID,
@@ -412,7 +469,7 @@ function buildFileSet(patients: Map<string, PatientGroup>, topLevel: PlannedSlot
     studies.sort((a, b) => byString(a.date, b.date) || byString(a.time, b.time) || byString(a.st.uid, b.st.uid));
     studies.forEach(({ st, all, date, time }, studyIndex) => {
       const studyDir = [...patientDir, allocator.allocate(patientDir, 'ST')];
-      const first = [...all].sort((a, b) => byString(a.sopInstanceUID, b.sopInstanceUID))[0] as ScannedInstance;
+      const first = lowestSop(all);
       const studyId = firstText(all, [T.StudyID], (v) => v) ?? String(studyIndex + 1);
       const studySupply = new Map<Tag, string>([
         [T.StudyDate, date],
@@ -432,7 +489,7 @@ function buildFileSet(patients: Map<string, PatientGroup>, topLevel: PlannedSlot
       series.sort((a, b) => numericOrder(a.number, b.number) || byString(a.se.uid, b.se.uid));
       series.forEach(({ se, number }, seriesIndex) => {
         const seriesDir = [...studyDir, allocator.allocate(studyDir, 'SE')];
-        const seriesFirst = [...se.instances].sort((a, b) => byString(a.instance.sopInstanceUID, b.instance.sopInstanceUID))[0]?.instance as ScannedInstance;
+        const seriesFirst = lowestSop(se.instances.map((x) => x.instance));
         const seriesRecord: DirectoryRecord = {
           type: 'SERIES',
           keys: buildRecordKeys({
@@ -451,24 +508,27 @@ function buildFileSet(patients: Map<string, PatientGroup>, topLevel: PlannedSlot
         };
         studyRecord.children.push(seriesRecord);
 
-        const leaves = [...se.instances].sort((a, b) => numericOrder(a.instance.keys.text(T.InstanceNumber), b.instance.keys.text(T.InstanceNumber)) || byString(a.instance.sopInstanceUID, b.instance.sopInstanceUID));
-        leaves.forEach((slot, index) => {
-          const fileId = options.fileIdFor?.(slot.instance) ?? [...seriesDir, allocator.allocate(seriesDir, 'IM')];
+        // Instance Numbers read once, not at every comparison.
+        const leaves = se.instances.map((slot) => ({ slot, number: numericKey(slot.instance.keyText(T.InstanceNumber)) }));
+        leaves.sort((a, b) => compareNumbers(a.number, b.number) || byString(a.slot.instance.sopInstanceUID, b.slot.instance.sopInstanceUID));
+        // One supply map for the series' leaves, refilled for each (buildRecordKeys reads it and keeps nothing of it).
+        const supply = new Map<Tag, string>();
+        leaves.forEach(({ slot }, index) => {
+          // concat: an array of exactly five strings, where a spread leaves room to grow (per instance, it adds up).
+          const fileId = options.fileIdFor?.(slot.instance) ?? seriesDir.concat(allocator.allocate(seriesDir, 'IM'));
           const s = slot.instance;
           const contentDate = firstText([s], [T.ContentDate, T.InstanceCreationDate, T.SeriesDate, T.AcquisitionDate], normalizeDate) ?? date;
           const contentTime = firstText([s], [T.ContentTime, T.InstanceCreationTime, T.SeriesTime, T.AcquisitionTime], normalizeTime) ?? time;
-          const supply = new Map<Tag, string>([
-            [T.InstanceNumber, String(index + 1)],
-            [T.ContentDate, contentDate],
-            [T.ContentTime, contentTime],
-            [T.PresentationCreationDate, contentDate],
-            [T.PresentationCreationTime, contentTime],
-            [T.InstanceCreationDate, contentDate],
-            // Type 1 labels some instances lack (PS3.3 F.5): a visible placeholder, reported.
-            [T.ContentLabel, 'UNLABELED'],
-            [T.RTPlanLabel, 'UNLABELED'],
-            [T.StructureSetLabel, 'UNLABELED'],
-          ]);
+          supply.set(T.InstanceNumber, String(index + 1));
+          supply.set(T.ContentDate, contentDate);
+          supply.set(T.ContentTime, contentTime);
+          supply.set(T.PresentationCreationDate, contentDate);
+          supply.set(T.PresentationCreationTime, contentTime);
+          supply.set(T.InstanceCreationDate, contentDate);
+          // Type 1 labels some instances lack (PS3.3 F.5): a visible placeholder, reported.
+          supply.set(T.ContentLabel, 'UNLABELED');
+          supply.set(T.RTPlanLabel, 'UNLABELED');
+          supply.set(T.StructureSetLabel, 'UNLABELED');
           seriesRecord.children.push(leafRecord(slot, fileId, supply, `instance ${s.sopInstanceUID}`));
         });
       });

@@ -119,9 +119,59 @@ export abstract class ByteSource {
   abstract get knownLength(): number | undefined;
 }
 
+/**
+ * A reader whose first bytes were read in one go (a file's header, typically all of it): reads within
+ * them cost no system call, others go to the reader underneath.
+ */
+export class PrefixedReader implements RandomAccessReader {
+  constructor(
+    private readonly inner: RandomAccessReader,
+    /**
+     * The reader's first bytes (all of them when shorter than asked for). Only ReaderByteSource reads
+     * them in place (and copies what it keeps); reads get copies.
+     */
+    readonly head: Buffer,
+  ) {}
+
+  get size(): number {
+    return this.inner.size;
+  }
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  /** Reads `n` first bytes of `reader` (fewer if it is shorter) and serves later reads of them from memory. */
+  static async over(reader: RandomAccessReader, n: number): Promise<PrefixedReader> {
+    return new PrefixedReader(reader, await reader.read(0, Math.min(n, reader.size)));
+  }
+
+  read(position: number, length: number): Promise<Buffer> {
+    const held = this.head.length === this.inner.size ? Infinity : this.head.length;
+    if (position + length <= held || (held === Infinity && position >= 0)) {
+      // A copy: the head may be a buffer its owner reuses for the next file.
+      const start = Math.min(position, this.head.length);
+      return Promise.resolve(Buffer.from(this.head.subarray(start, Math.min(position + length, this.head.length))));
+    }
+    return this.inner.read(position, length);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /** Closes with a blocking call, when the reader underneath can. */
+  closeSync(): void {
+    const inner = this.inner as RandomAccessReader & { closeSync?: () => void };
+    if (!inner.closeSync) throw new DcmsafeError('INTERNAL', `${this.name}: no blocking close`);
+    inner.closeSync();
+  }
+}
+
 /** Bytes of a random-access reader from `start`; skipping moves the read position without reading. */
 export class ReaderByteSource extends ByteSource {
   private next: number;
+  private readonly head: Buffer | undefined;
 
   constructor(
     private readonly reader: RandomAccessReader,
@@ -129,6 +179,7 @@ export class ReaderByteSource extends ByteSource {
   ) {
     super(reader.name, start);
     this.next = start;
+    this.head = reader instanceof PrefixedReader ? reader.head : undefined;
   }
 
   get knownLength(): number {
@@ -137,6 +188,12 @@ export class ReaderByteSource extends ByteSource {
 
   protected async pull(min: number): Promise<Buffer | null> {
     if (this.next >= this.reader.size) return null;
+    // What is left of bytes already in memory, if it is enough.
+    if (this.head && this.next < this.head.length && this.head.length - this.next >= min) {
+      const chunk = this.head.subarray(this.next);
+      this.next = this.head.length;
+      return chunk;
+    }
     const chunk = await this.reader.read(this.next, Math.max(min, CHUNK));
     this.next += chunk.length;
     return chunk.length > 0 ? chunk : null;

@@ -59,11 +59,15 @@ export class ByteWriter {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
+  /** Characters 0-255 as one byte each (VRs, ASCII values), without an intermediate buffer. */
+  latin1(s: string): void {
+    this.pos += this.buf.write(s, this.pos, 'latin1');
+  }
 }
 
 export function encodeElementHeader(w: ByteWriter, tag: Tag, vr: VR, length: number): void {
   w.tag(tag);
-  w.bytes(Buffer.from(vr, 'latin1')); // VR, 2 bytes
+  w.latin1(vr); // VR, 2 bytes
   if (hasLongLength(vr)) {
     w.u16(0); // reserved
     w.u32(length); // value length, 4 bytes
@@ -80,7 +84,8 @@ export function elementHeaderBytes(tag: Tag, vr: VR, length: number): Buffer {
   return w.buf;
 }
 
-function encodeElementInto(w: ByteWriter, el: Element): void {
+/** Writes one element (header and value, sequences with defined lengths) at the writer's position. */
+export function encodeElementInto(w: ByteWriter, el: Element): void {
   if (el.items) {
     encodeElementHeader(w, el.tag, 'SQ', valueSize(el));
     for (const item of el.items) {
@@ -161,7 +166,7 @@ export function makeElement(tag: Tag, vr: VR, value: ElementValue): Element {
   else if (Buffer.isBuffer(value)) bytes = value;
   else if (typeof value === 'string' || (Array.isArray(value) && typeof value[0] === 'string')) {
     const text = typeof value === 'string' ? value : (value as unknown as string[]).join('\\');
-    if ([...text].some((c) => c.charCodeAt(0) > 0x7e)) throw new DcmsafeError('INTERNAL', `${formatTag(tag)}: non-ASCII text must be given as bytes`);
+    if (/[\u007f-\uffff]/.test(text)) throw new DcmsafeError('INTERNAL', `${formatTag(tag)}: non-ASCII text must be given as bytes`);
     bytes = Buffer.from(text, 'latin1');
   } else if (typeof value === 'number' || Array.isArray(value)) {
     const list = typeof value === 'number' ? [value] : (value as unknown as number[]);
