@@ -2,7 +2,7 @@
  * The DICOM data dictionary (PS3.6), taken from dcmjs so we do not keep a copy of our own. Used to
  * find the VR of elements in implicit VR data sets and to name tags in messages.
  */
-import dcmjs from 'dcmjs';
+import { createRequire } from 'node:module';
 import { makeTag, tagElement, tagGroup, type Tag } from './tag.js';
 import { isVR, type VR } from './vr.js';
 
@@ -18,6 +18,13 @@ export interface DictionaryEntry {
   readonly keyword: string;
 }
 
+// dcmjs is large (about 20 MB once loaded) and most work never needs the dictionary (explicit VR
+// files, worker threads that only sign and encrypt): it is loaded on the first lookup.
+interface DcmjsDictionary {
+  data: { DicomMetaDictionary: { nameMap: Record<string, { tag: string; vr: string }> } };
+}
+const requireDcmjs = (): DcmjsDictionary => createRequire(import.meta.url)('dcmjs') as DcmjsDictionary;
+
 let byTag: Map<Tag, DictionaryEntry> | undefined;
 let byKeyword: Map<string, DictionaryEntry> | undefined;
 
@@ -25,7 +32,7 @@ function load(): Map<Tag, DictionaryEntry> {
   if (byTag) return byTag;
   const tags = new Map<Tag, DictionaryEntry>();
   const keywords = new Map<string, DictionaryEntry>();
-  for (const [keyword, entry] of Object.entries(dcmjs.data.DicomMetaDictionary.nameMap)) {
+  for (const [keyword, entry] of Object.entries(requireDcmjs().data.DicomMetaDictionary.nameMap)) {
     const m = /^\(([0-9A-F]{4}),([0-9A-F]{4})\)$/i.exec(entry.tag);
     if (!m) continue;
     const vr = entry.vr;

@@ -12,6 +12,9 @@ import { revive, type FromWorker, type ToWorker, type WorkerSetup } from './prot
 
 export const BLOCK = 1 << 20;
 
+/** Chunks at least this large are handed over without a copy when they own their memory. */
+const MIN_HANDOVER = 64 << 10;
+
 export interface PortLike {
   postMessage(message: FromWorker, transfer?: ArrayBuffer[]): void;
   on(event: 'message', listener: (message: ToWorker) => void): unknown;
@@ -55,20 +58,34 @@ export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
 
   const produce = async (message: Extract<ToWorker, { type: 'job' }>, state: JobState): Promise<void> => {
     const ctx: ProtectContext = { ...base, clock: fixedClock(message.now) };
+    // Only the CMS writer's output is known to be fresh buffers nobody keeps (see below).
+    const owned = base.security !== undefined;
     const opened = await openInstance(revive(message.job), message.size, ctx);
     let left = message.size;
     let block = Buffer.allocUnsafeSlow(Math.max(1, Math.min(BLOCK, left)));
     let fill = 0;
     const send = async (): Promise<void> => {
-      port.postMessage({ type: 'chunk', id: message.id, data: block.buffer as ArrayBuffer, length: fill }, [block.buffer as ArrayBuffer]);
-      state.outstanding += fill;
-      left -= fill;
+      const full = block;
+      const length = fill;
       fill = 0;
-      block = Buffer.allocUnsafeSlow(Math.max(1, Math.min(BLOCK, left)));
+      block = Buffer.allocUnsafeSlow(Math.max(1, Math.min(BLOCK, left - length)));
+      await post(full.buffer as ArrayBuffer, length);
+    };
+    const post = async (data: ArrayBuffer, length: number): Promise<void> => {
+      port.postMessage({ type: 'chunk', id: message.id, data, length }, [data]);
+      state.outstanding += length;
+      left -= length;
       while (state.outstanding >= setup.window && !state.cancelled) await new Promise<void>((resolve) => (state.wake = resolve));
     };
     try {
       for await (const chunk of opened.stream) {
+        // Ciphertext blocks are fresh buffers of their own that nothing else holds: handed over as they
+        // are (no copy). Anything else (a view into a read buffer) is copied into a block of ours.
+        if (owned && fill === 0 && chunk.length >= MIN_HANDOVER && chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.length) {
+          await post(chunk.buffer as ArrayBuffer, chunk.length);
+          if (state.cancelled) return;
+          continue;
+        }
         for (let at = 0; at < chunk.length && !state.cancelled; ) {
           const n = chunk.copy(block, fill, at);
           fill += n;
