@@ -6,7 +6,7 @@
  */
 import { DcmsafeError } from '../../errors/index.js';
 import { close as fsClose, closeSync, fstat as fsFstat, fstatSync, open as fsOpen, openSync, read as fsRead, readSync, type Stats } from 'node:fs';
-import type { RandomAccessReader } from '../../media/io/random-access-reader.js';
+import { readableLength, readFully, type RandomAccessReader } from '../../media/io/random-access-reader.js';
 import { DataSet, type Syntax } from '../dataset.js';
 import { lookupTag } from '../dictionary.js';
 import { T } from '../tags.js';
@@ -268,18 +268,8 @@ class DescriptorReader implements RandomAccessReader {
   ) {}
 
   async read(position: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new RangeError(`bad read ${position}+${length} of ${this.name}`);
-    }
-    const n = Math.max(0, Math.min(length, this.size - position));
-    const buf = Buffer.allocUnsafe(n);
-    let done = 0;
-    while (done < n) {
-      const got = await fsCall<number>((cb) => fsRead(this.fd, buf, done, n - done, position + done, cb));
-      if (got === 0) break; // the file shrank under us
-      done += got;
-    }
-    return done === n ? buf : buf.subarray(0, done);
+    const n = readableLength(position, length, this.size, this.name);
+    return readFully(n, position, (b, off, len, pos) => fsCall<number>((cb) => fsRead(this.fd, b, off, len, pos, cb)));
   }
 
   close(): Promise<void> {

@@ -13,7 +13,7 @@
  * FAT_CHAIN (cluster chains).
  */
 import { DcmsafeError } from '../../errors/index.js';
-import type { RandomAccessReader } from '../io/random-access-reader.js';
+import { readableLength, type RandomAccessReader } from '../io/random-access-reader.js';
 import { parseBootSector, requireBootSector, type BiosParameterBlock, type FatType } from './boot-sector.js';
 import { ATTR_DIRECTORY, decodeEntry, DIR_ENTRY_SIZE, LongNameAssembler, MAX_DIR_ENTRIES, safeComponent } from './directory-entry.js';
 import { fatError } from './errors.js';
@@ -113,9 +113,7 @@ class ChainReader implements RandomAccessReader {
   }
 
   async read(position: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new RangeError(`bad read ${position}+${length} of ${this.name}`);
-    }
+    readableLength(position, length, this.size, this.name);
     const end = Math.min(this.size, position + length);
     if (position >= end) return Buffer.alloc(0);
     // The last run starting at or before `position`.

@@ -20,6 +20,29 @@ export interface RandomAccessReader {
 }
 
 /** Counts what a reader was asked for: the proof that scanning skips pixel data. */
+/**
+ * The checked length of a read of `length` bytes at `position` of something of `size` bytes: a
+ * RangeError for a negative or unsafe argument (a bug, not bad input), fewer bytes at the end.
+ */
+export function readableLength(position: number, length: number, size: number, name: string): number {
+  if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new RangeError(`bad read ${position}+${length} of ${name}`);
+  }
+  return Math.max(0, Math.min(length, size - position));
+}
+
+/** `n` bytes from `position` through `readInto` (a positional read), looping over short reads; fewer if the file shrank. */
+export async function readFully(n: number, position: number, readInto: (buf: Buffer, offset: number, length: number, position: number) => Promise<number>): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(n);
+  let done = 0;
+  while (done < n) {
+    const got = await readInto(buf, done, n - done, position + done);
+    if (got === 0) break; // the file shrank under us
+    done += got;
+  }
+  return done === n ? buf : buf.subarray(0, done);
+}
+
 export interface ReadStats {
   bytesRead: number;
   reads: number;
@@ -53,20 +76,11 @@ export class FileReader implements RandomAccessReader {
   }
 
   async read(position: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new RangeError(`bad read ${position}+${length} of ${this.name}`);
-    }
-    const n = Math.max(0, Math.min(length, this.size - position));
-    const buf = Buffer.allocUnsafe(n);
-    let done = 0;
-    while (done < n) {
-      const { bytesRead } = await this.handle.read(buf, done, n - done, position + done);
-      if (bytesRead === 0) break; // the file shrank under us
-      done += bytesRead;
-    }
-    this.stats.bytesRead += done;
+    const n = readableLength(position, length, this.size, this.name);
+    const buf = await readFully(n, position, async (b, off, len, pos) => (await this.handle.read(b, off, len, pos)).bytesRead);
+    this.stats.bytesRead += buf.length;
     this.stats.reads += 1;
-    return done === n ? buf : buf.subarray(0, done);
+    return buf;
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@
  * and every failure is a typed error (ISO9660_INVALID for malformed structures, ISO9660_EXTENT for
  * extents outside the image, loops and limits).
  */
-import type { RandomAccessReader } from '../io/random-access-reader.js';
+import { readableLength, type RandomAccessReader } from '../io/random-access-reader.js';
 import { decodeDirectoryRecord, FILE_FLAG, type DirectoryRecord } from './directory-record.js';
 import { ISO9660_EXTENT, ISO9660_INVALID, isoError } from './errors.js';
 import { displayName, PARENT_IDENTIFIER, SELF_IDENTIFIER } from './file-identifier.js';
@@ -289,9 +289,7 @@ class ExtentReader implements RandomAccessReader {
   }
 
   async read(position: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new RangeError(`bad read ${position}+${length} of ${this.name}`);
-    }
+    readableLength(position, length, this.size, this.name);
     const end = Math.min(position + length, this.size);
     const parts: Buffer[] = [];
     let base = 0;

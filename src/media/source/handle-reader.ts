@@ -16,18 +16,11 @@
 import { readFile, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { DcmsafeError } from '../../errors/index.js';
-import type { RandomAccessReader, ReadStats } from '../io/random-access-reader.js';
+import { readableLength, readFully, type RandomAccessReader, type ReadStats } from '../io/random-access-reader.js';
 
 /** Reads up to `length` bytes at `position`; fewer only at the end of the data (or when the file shrank). */
-export async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done === length ? buf : buf.subarray(0, done);
+export function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  return readFully(length, position, async (b, off, len, pos) => (await handle.read(b, off, len, pos)).bytesRead);
 }
 
 export class HandleReader implements RandomAccessReader {
@@ -41,11 +34,8 @@ export class HandleReader implements RandomAccessReader {
   ) {}
 
   async read(position: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new RangeError(`bad read ${position}+${length} of ${this.name}`);
-    }
+    const n = readableLength(position, length, this.size, this.name);
     if (this.closed) throw new DcmsafeError('INTERNAL', `${this.name}: read after close`, { file: this.name });
-    const n = Math.max(0, Math.min(length, this.size - position));
     const buf = n === 0 ? Buffer.alloc(0) : await readAt(this.handle, position, n);
     this.stats.bytesRead += buf.length;
     this.stats.reads += 1;

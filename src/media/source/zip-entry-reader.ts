@@ -17,7 +17,7 @@
  * Reads are serialized, so concurrent callers see the same consistent state.
  */
 import { DcmsafeError } from '../../errors/index.js';
-import type { RandomAccessReader, ReadStats } from '../io/random-access-reader.js';
+import { readableLength, type RandomAccessReader, type ReadStats } from '../io/random-access-reader.js';
 import { zipError } from '../zip/errors.js';
 
 export interface ZipEntryReaderOptions {
@@ -75,8 +75,10 @@ export class ZipEntryReader implements RandomAccessReader {
   }
 
   read(position: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
-      return Promise.reject(new RangeError(`bad read ${position}+${length} of ${this.name}`));
+    try {
+      readableLength(position, length, this.size, this.name);
+    } catch (e) {
+      return Promise.reject(e as Error);
     }
     return this.serialized(() => this.readLocked(position, Math.min(this.size, position + length)));
   }
