@@ -3,7 +3,7 @@
  * PS3.15 B.12/B.13 TLS). Argument parsing and printing only; the work is in src/net and
  * src/pipelines/import-media.ts.
  */
-import { setFlagsFromString } from 'node:v8';
+import { leanHeap } from '../util/heap.js';
 import type { Command } from 'commander';
 import { EXIT } from '../errors/index.js';
 import { echo } from '../net/client.js';
@@ -25,17 +25,6 @@ export interface CliContext {
   setExitCode(code: number): void;
   print(value: unknown): void;
   json(): boolean;
-}
-
-/**
- * An import goes through thousands of files, each leaving garbage, and V8 lets its old generation grow
- * to several times the live data before collecting: that slack was most of the peak memory (the import
- * bench's 1 891 secure files: 260 MB by default, 138 MB lean, for about 25% more time). The lean
- * heuristics suit a long run at a front desk; they cost more where live data keeps growing (a DICOMDIR
- * of a million records: 2.3x slower), so verify keeps V8's default. DCMSAFE_GC=throughput turns it off.
- */
-function leanHeap(): void {
-  if (process.env.DCMSAFE_GC !== 'throughput') setFlagsFromString('--optimize-for-size');
 }
 
 export function addPeerOptions(cmd: Command): Command {
