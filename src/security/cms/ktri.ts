@@ -125,5 +125,9 @@ export type RawPrivateOperation = (ciphertext: Buffer) => Promise<Buffer | null>
 export async function decryptContentKey(privateKey: KeyObject, scheme: KeyTransportScheme, encryptedKey: Buffer, raw?: RawPrivateOperation): Promise<Buffer | null> {
   if (scheme.kind === 'unsupported') return null;
   const em = raw ? await raw(encryptedKey) : rawPrivate(privateKey, encryptedKey);
-  return scheme.kind === 'pkcs1' ? decodePkcs1v15(em) : decodeOaep(em, scheme.params);
+  try {
+    return scheme.kind === 'pkcs1' ? decodePkcs1v15(em) : decodeOaep(em, scheme.params);
+  } finally {
+    em?.fill(0); // the padded content key: the decoders return a copy of the key itself
+  }
 }
