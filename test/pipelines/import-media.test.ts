@@ -73,6 +73,23 @@ function fakePacs(options: { failFor?: (sop: string) => number | undefined; onOp
   };
 }
 
+/** A signed and encrypted folder medium of `input` made by the CLI with the demo PKI, and import options for it. */
+function secureMedium(input: string, media: string, pki: string): Omit<ImportOptions, 'openSession' | 'journalFile'> {
+  const r = run('node', [CLI, 'create', input, '--media', 'folder', '--out', media, '--sign-cert', path.join(pki, 'media-signer.pem'), '--sign-key', path.join(pki, 'media-signer.key'), '--recipient', path.join(pki, 'media-recipient.pem')]);
+  expect(r.status, r.stderr).toBe(0);
+  return {
+    media,
+    verify: {
+      trust: { anchors: loadCertificates(readFileSync(path.join(pki, 'demo-root-ca.pem'))), crls: [] },
+      keys: { certificates: [{ certificate: loadCertificates(readFileSync(path.join(pki, 'media-recipient.pem')))[0]!, privateKey: loadPrivateKey(readFileSync(path.join(pki, 'media-recipient.key'))) }], passwords: [] },
+      policy: 'standard',
+    },
+    destination: { host: '127.0.0.1', port: 2762, calledAE: 'PACS' },
+    local: { patientId: 'LOCAL-1', issuerOfPatientId: 'OURHOSP' },
+    retryDelayMs: 1,
+  };
+}
+
 describe('import pipeline with a stand-in PACS', () => {
   const dir = tempDir('dcmsafe-import-pipeline-');
   const pki = path.join(dir, 'pki');
@@ -84,19 +101,7 @@ describe('import pipeline with a stand-in PACS', () => {
     const samples = path.join(dir, 'samples');
     expect(run('node', [CLI, 'samples', '--out', samples]).status).toBe(0);
     expect(run('node', [CLI, 'pki', 'demo', '--out', pki]).status).toBe(0);
-    const r = run('node', [CLI, 'create', path.join(samples, 'patient-a'), '--media', 'folder', '--out', media, '--sign-cert', path.join(pki, 'media-signer.pem'), '--sign-key', path.join(pki, 'media-signer.key'), '--recipient', path.join(pki, 'media-recipient.pem')]);
-    expect(r.status, r.stderr).toBe(0);
-    base = {
-      media,
-      verify: {
-        trust: { anchors: loadCertificates(readFileSync(path.join(pki, 'demo-root-ca.pem'))), crls: [] },
-        keys: { certificates: [{ certificate: loadCertificates(readFileSync(path.join(pki, 'media-recipient.pem')))[0]!, privateKey: loadPrivateKey(readFileSync(path.join(pki, 'media-recipient.key'))) }], passwords: [] },
-        policy: 'standard',
-      },
-      destination: { host: '127.0.0.1', port: 2762, calledAE: 'PACS' },
-      local: { patientId: 'LOCAL-1', issuerOfPatientId: 'OURHOSP' },
-      retryDelayMs: 1,
-    };
+    base = secureMedium(path.join(samples, 'patient-a'), media, pki);
   }, 120_000);
 
   it('sends every instance, journals each acknowledgement, emits the audit events; a re-run sends nothing', async () => {
@@ -225,19 +230,7 @@ describe('import in one pass over each secure file (header planned, integrity at
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first`);
     writeLargeInstances(path.join(dir, 'in'), N, 256 * 1024);
     expect(run('node', [CLI, 'pki', 'demo', '--out', pki]).status).toBe(0);
-    const r = run('node', [CLI, 'create', path.join(dir, 'in'), '--media', 'folder', '--out', media, '--sign-cert', path.join(pki, 'media-signer.pem'), '--sign-key', path.join(pki, 'media-signer.key'), '--recipient', path.join(pki, 'media-recipient.pem')]);
-    expect(r.status, r.stderr).toBe(0);
-    base = {
-      media,
-      verify: {
-        trust: { anchors: loadCertificates(readFileSync(path.join(pki, 'demo-root-ca.pem'))), crls: [] },
-        keys: { certificates: [{ certificate: loadCertificates(readFileSync(path.join(pki, 'media-recipient.pem')))[0]!, privateKey: loadPrivateKey(readFileSync(path.join(pki, 'media-recipient.key'))) }], passwords: [] },
-        policy: 'standard',
-      },
-      destination: { host: '127.0.0.1', port: 2762, calledAE: 'PACS' },
-      local: { patientId: 'LOCAL-1', issuerOfPatientId: 'OURHOSP' },
-      retryDelayMs: 1,
-    };
+    base = secureMedium(path.join(dir, 'in'), media, pki);
   }, 120_000);
 
   /** The instance files of the medium (not the DICOMDIR), in the order import sends them. */
