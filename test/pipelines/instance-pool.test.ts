@@ -166,4 +166,31 @@ describe('instance pool', () => {
     await expect(bytesOf(seq.open(missing, size))).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND' });
     await expect(bytesOf(seq.open(good, size + 16))).rejects.toThrow(/output size changed/);
   }, 60_000);
+
+  it('fails the jobs of a worker thread that dies, and every later job, with a typed error', async () => {
+    const job = instance(400, 100);
+    const size = await outputSizeOf(job, ctx());
+    let fail: ((e: Error) => void) | undefined;
+    const dying = (setup: WorkerSetup): WorkerLike => {
+      const w = inThread({ sentAhead: 0, maxAhead: 0, cancels: 0 })(setup);
+      return {
+        postMessage: (m: ToWorker) => {
+          if (m.type === 'job') setImmediate(() => fail?.(new Error('worker out of memory')));
+          else w.postMessage(m);
+        },
+        on: (event: 'message' | 'error', listener: (x: never) => void) => {
+          if (event === 'error') fail = listener as (e: Error) => void;
+          else w.on(event, listener);
+          return undefined;
+        },
+        terminate: () => w.terminate(),
+      };
+    };
+    const c = ctx();
+    const pool = new InstancePool({ security, random: randomSpec(c.random) as NonNullable<ReturnType<typeof randomSpec>>, window: 1 << 20 }, { workers: 1, clock: c.clock, spawn: dying });
+    pools.push(pool);
+    const seq = pool.sequence([{ job, size }]);
+    await expect(bytesOf(seq.open(job, size))).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/worker thread failed: worker out of memory/) });
+    await expect(bytesOf(seq.open(job, size))).rejects.toMatchObject({ code: 'INTERNAL' });
+  }, 60_000);
 });
