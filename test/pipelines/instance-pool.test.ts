@@ -180,7 +180,7 @@ describe('instance pool', () => {
         },
         on: (event: 'message' | 'error', listener: (x: never) => void) => {
           if (event === 'error') fail = listener as (e: Error) => void;
-          else w.on(event, listener);
+          else w.on('message', listener as (m: FromWorker) => void);
           return undefined;
         },
         terminate: () => w.terminate(),
