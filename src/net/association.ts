@@ -353,12 +353,14 @@ export class Association {
   /**
    * The next PDV from the peer, or 'release' when the peer asks to release (answer with
    * `acceptRelease`). An A-ABORT becomes NET_ASSOCIATION; anything else unexpected aborts.
+   * With a `wait`, the limit is its deadline (shared by the PDVs of one message, so PDUs that
+   * trickle in cannot stretch the wait), and its `what` names what was awaited.
    */
-  async nextPdv(timeoutMs = this.timeoutMs): Promise<Pdv | 'release'> {
+  async nextPdv(timeoutMs = this.timeoutMs, wait?: Wait): Promise<Pdv | 'release'> {
     const queued = this.pdvQueue.shift();
     if (queued) return queued;
     this.checkEstablished();
-    const pdu = await this.readPdu(timeoutMs, 'waiting for P-DATA-TF');
+    const pdu = await this.readPdu(timeoutMs, wait?.what ?? 'waiting for P-DATA-TF', wait?.deadline);
     switch (pdu.type) {
       case 'P-DATA-TF': {
         for (const pdv of pdu.pdvs) {
@@ -387,8 +389,10 @@ export class Association {
     this.state = 'releasing';
     try {
       await this.write(encodePdu({ type: 'A-RELEASE-RQ' }), 'sending A-RELEASE-RQ');
+      // One ARTIM period for the whole release: P-DATA-TF the peer still sends does not restart it.
+      const deadline = deadlineAfter(this.timeoutMs);
       for (;;) {
-        const pdu = await this.readPdu(this.timeoutMs, 'waiting for A-RELEASE-RP (ARTIM)');
+        const pdu = await this.readPdu(this.timeoutMs, 'waiting for A-RELEASE-RP (ARTIM)', deadline);
         if (pdu.type === 'A-RELEASE-RP') break;
         if (pdu.type === 'A-RELEASE-RQ') {
           // Release collision (PS3.8 §7.2.2.2): the requestor answers first, then waits for its RP.
@@ -471,9 +475,9 @@ export class Association {
     }
   }
 
-  private async readPdu(timeoutMs: number, what: string): Promise<Pdu> {
+  private async readPdu(timeoutMs: number, what: string, deadline?: number): Promise<Pdu> {
     try {
-      const pdu = await readPduWithin(this.transport, this.framer, timeoutMs, what);
+      const pdu = await readPduWithin(this.transport, this.framer, timeoutMs, what, deadline);
       if (pdu.type === 'A-ABORT') {
         this.state = 'aborted';
         this.transport.destroy();
@@ -503,7 +507,23 @@ async function writeWithin(transport: Transport, buf: Buffer, timeoutMs: number,
   });
 }
 
-async function readPduWithin(transport: Transport, framer: PduFramer, timeoutMs: number, what: string): Promise<Pdu> {
+/** What a read waits for, and until when (`deadlineAfter`): several reads can share one limit. */
+export interface Wait {
+  readonly what: string;
+  /** performance.now() value; undefined: no limit. */
+  readonly deadline: number | undefined;
+}
+
+/** The deadline `timeoutMs` from now (undefined when 0: no limit). */
+export function deadlineAfter(timeoutMs: number): number | undefined {
+  return timeoutMs > 0 ? performance.now() + timeoutMs : undefined;
+}
+
+/**
+ * Reads one PDU within `timeoutMs`, or until `deadline` when one is given (the message still names
+ * `timeoutMs`, the limit the caller set for the whole wait).
+ */
+async function readPduWithin(transport: Transport, framer: PduFramer, timeoutMs: number, what: string, deadline?: number): Promise<Pdu> {
   const read = async (): Promise<Pdu> => {
     for (;;) {
       const pdu = framer.next();
@@ -513,7 +533,9 @@ async function readPduWithin(transport: Transport, framer: PduFramer, timeoutMs:
       framer.push(chunk);
     }
   };
-  return withTimeout(read(), timeoutMs, () => netError('NET_TIMEOUT', `no answer from the peer within ${timeoutMs} ms (${what})`, { timeoutMs }));
+  // withTimeout takes 0 as "no limit": a deadline already passed still gets 1 ms (a PDU already buffered wins).
+  const waitMs = deadline === undefined || timeoutMs <= 0 ? timeoutMs : Math.max(1, Math.ceil(deadline - performance.now()));
+  return withTimeout(read(), waitMs, () => netError('NET_TIMEOUT', `no answer from the peer within ${timeoutMs} ms (${what})`, { timeoutMs }));
 }
 
 /** The A-ABORT reason for an error of ours (PS3.8 Table 9-26): unrecognized PDU (1), invalid parameter (6), or not specified (0). */

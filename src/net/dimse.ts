@@ -9,7 +9,7 @@
  */
 import { DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/transfer-syntax.js';
 import { asDcmsafeError, DcmsafeError } from '../errors/index.js';
-import type { Association } from './association.js';
+import { deadlineAfter, type Association } from './association.js';
 import { netError, usageError } from './errors.js';
 import type { Pdv } from './pdu.js';
 
@@ -258,14 +258,16 @@ export function describeStatus(status: number, errorComment?: string): StoreResu
 
 /**
  * Reads the command set of the next message (its command PDVs up to the last one). Returns 'release'
- * if the peer asks to release between messages.
+ * if the peer asks to release between messages. The whole command set must come within the timeout
+ * (default: the association's): fragments that trickle in, empty ones included, do not restart it.
  */
-export async function receiveCommand(assoc: Association, timeoutMs?: number): Promise<{ contextId: number; command: Command } | 'release'> {
+export async function receiveCommand(assoc: Association, timeoutMs = assoc.timeoutMs, what = 'waiting for a command'): Promise<{ contextId: number; command: Command } | 'release'> {
   const parts: Buffer[] = [];
   let length = 0;
   let contextId: number | undefined;
+  const wait = { what, deadline: deadlineAfter(timeoutMs) };
   for (;;) {
-    const pdv: Pdv | 'release' = await assoc.nextPdv(timeoutMs);
+    const pdv: Pdv | 'release' = await assoc.nextPdv(timeoutMs, wait);
     if (pdv === 'release') {
       if (contextId === undefined) return 'release';
       await assoc.abort(2, 2);
@@ -403,9 +405,15 @@ export class DimseRequestor {
     await this.association.sendFragmented(contextId, true, command);
     await this.streamDataSet(contextId, dataSet, length);
     const rsp = await this.response(COMMAND_FIELD.C_STORE_RSP, messageId, contextId);
+    // Both are optional in the response, and must be the request's when present (PS3.7 Table 9.3-2, "U(=)"):
+    // a response naming another instance or class acknowledges nothing of ours.
     if (rsp.affectedSOPInstanceUID !== undefined && rsp.affectedSOPInstanceUID !== sopInstanceUID) {
       await this.association.abort(2, 6);
       throw netError('NET_PROTOCOL', `C-STORE-RSP names instance ${rsp.affectedSOPInstanceUID}, not ${sopInstanceUID}`, { messageId });
+    }
+    if (rsp.affectedSOPClassUID !== undefined && rsp.affectedSOPClassUID !== sopClassUID) {
+      await this.association.abort(2, 6);
+      throw netError('NET_PROTOCOL', `C-STORE-RSP names SOP class ${rsp.affectedSOPClassUID}, not ${sopClassUID}`, { messageId });
     }
     return describeStatus(rsp.status ?? 0xffff, rsp.errorComment);
   }
@@ -475,7 +483,7 @@ export class DimseRequestor {
   }
 
   private async response(commandField: number, messageId: number, contextId: number): Promise<Command> {
-    const got = await receiveCommand(this.association);
+    const got = await receiveCommand(this.association, this.association.timeoutMs, commandField === COMMAND_FIELD.C_STORE_RSP ? 'waiting for the C-STORE-RSP' : 'waiting for the C-ECHO-RSP');
     if (got === 'release') {
       await this.association.abort(2, 2);
       throw netError('NET_PROTOCOL', 'the peer asked to release while a response was awaited');

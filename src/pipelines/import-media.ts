@@ -35,7 +35,16 @@ export type OpenSession = (contexts: StoreContextRequest[]) => Promise<StoreSess
 export type ImportEvent =
   | { readonly type: 'import-started'; readonly media: string; readonly destination: string; readonly instances: number }
   | { readonly type: 'instance-stored'; readonly file: string; readonly sopInstanceUID: string; readonly studyInstanceUID: string; readonly patientId: string; readonly untrusted: boolean; readonly coerced: boolean; readonly status: number }
-  | { readonly type: 'instance-failed'; readonly file: string; readonly sopInstanceUID: string; readonly reason: string }
+  | {
+      readonly type: 'instance-failed';
+      readonly file: string;
+      readonly sopInstanceUID: string;
+      readonly reason: string;
+      /** As in the report's failed list: the error code, the PACS status, whether a C-STORE of it went out. */
+      readonly code?: string;
+      readonly status?: number;
+      readonly attempted?: boolean;
+    }
   | { readonly type: 'security-alert'; readonly file: string; readonly reason: string }
   | { readonly type: 'retry'; readonly attempt: number; readonly waitMs: number; readonly reason: string }
   | { readonly type: 'import-finished'; readonly stored: number; readonly failed: number; readonly alreadyStored: number };
@@ -62,9 +71,18 @@ export interface ImportOptions {
 export interface ImportedInstance {
   readonly file: string;
   readonly sopInstanceUID: string;
+  /** The C-STORE status: success or warning when stored, the PACS's refusal when failed. */
   readonly status?: number;
   readonly untrusted?: boolean;
   readonly reason?: string;
+  /** Failed: the error code (NET_TIMEOUT, NET_CONNECT, NET_PROTOCOL, NET_ASSOCIATION, NET_TLS...); absent when the PACS refused it with a status. */
+  readonly code?: string;
+  /**
+   * Failed: whether a C-STORE of it went out (in any attempt). False: nothing of it reached the PACS
+   * (peer unreachable, association refused, file unreadable). True without a status: the PACS may or
+   * may not hold it (no acknowledgement came); it is not journaled, and a re-run sends it again.
+   */
+  readonly attempted?: boolean;
 }
 
 export interface ImportReport {
@@ -85,6 +103,12 @@ export interface ImportReport {
 const NEVER = new Set(['FILE_TAMPERED', 'SECURE_UNREADABLE', 'DICOM_UNREADABLE', 'SECURE_NO_KEY', 'NO_INTEGRITY', 'MEDIA_UNREADABLE']);
 const UNTRUSTED = new Set(['SIGNER_UNTRUSTED', 'SIGNER_CERTIFICATE_MISSING', 'DOWNGRADE']);
 const NETWORK = new Set(['NET_CONNECT', 'NET_TIMEOUT', 'NET_PROTOCOL', 'IO']);
+
+/** Worth another association: the connection dropped or timed out, the peer garbled the protocol, or it rejected us for now (rejected-transient, PS3.8 §9.3.4: busy). */
+function retryable(e: unknown): boolean {
+  if (!isDcmsafeError(e)) return false;
+  return NETWORK.has(e.code) || (e.code === 'NET_ASSOCIATION' && e.data.rejectResult === 2);
+}
 
 interface Decision {
   readonly send: boolean;
@@ -304,17 +328,40 @@ async function importWith(options: ImportOptions): Promise<ImportReport> {
   let session: StoreSessionLike | undefined;
   const retries = options.retries ?? 5;
   const baseDelay = options.retryDelayMs ?? 1000;
+  /**
+   * Retries are shared: `streak` counts the network failures in a row (any answer from the PACS, a
+   * refusal too, ends the streak), so a PACS that accepts associations and then fails every C-STORE
+   * (a stall, a drop) costs `retries` retries in all, not per instance. An instance whose retries are
+   * spent fails; the next one gets a single attempt (the first may have been the PACS's problem with
+   * that instance alone); if it fails on the network as well, the rest are not attempted.
+   */
+  let streak = 0;
+  let spent = false;
+  const mayRetry = (e: unknown): boolean => retryable(e) && !spent && streak < retries;
+  const retryAfter = async (message: string): Promise<void> => {
+    streak++;
+    const waitMs = baseDelay * 2 ** (streak - 1);
+    emit({ type: 'retry', attempt: streak, waitMs, reason: message });
+    await sleep(waitMs);
+  };
   const dropSession = async (): Promise<void> => {
     const s = session;
     session = undefined;
     await s?.abort().catch(() => undefined);
   };
-  /** Every job from `from` on fails with the same reason (the peer refused us: retrying cannot help). */
-  const failRest = (from: number, reason: string): void => {
-    for (const job of jobs.slice(from)) {
-      failed.push({ file: job.file.path, sopInstanceUID: job.file.sopInstanceUID as string, reason });
-      emit({ type: 'instance-failed', file: job.file.path, sopInstanceUID: job.file.sopInstanceUID as string, reason });
-    }
+  /** One failed instance, in the report and as an event. */
+  const fail = (job: Job, reason: string, what: { code?: string; status?: number; attempted: boolean }): void => {
+    const sopInstanceUID = job.file.sopInstanceUID as string;
+    const detail = { ...(what.code !== undefined ? { code: what.code } : {}), ...(what.status !== undefined ? { status: what.status } : {}), attempted: what.attempted };
+    failed.push({ file: job.file.path, sopInstanceUID, reason, ...detail });
+    emit({ type: 'instance-failed', file: job.file.path, sopInstanceUID, reason, ...detail });
+  };
+  /**
+   * Every job from `from` on fails with the same reason (the peer refused us, or stayed away through
+   * every retry): none of them was attempted, but the first may have been, before the connection went.
+   */
+  const failRest = (from: number, code: string, reason: string, firstAttempted: boolean): void => {
+    for (const [k, job] of jobs.slice(from).entries()) fail(job, reason, { code, attempted: k === 0 && firstAttempted });
   };
   let ahead: { readonly index: number; readonly opened: Promise<Opened> } | undefined;
   const openAhead = (index: number): void => {
@@ -340,7 +387,7 @@ async function importWith(options: ImportOptions): Promise<ImportReport> {
       const prefetched = takeAhead(index);
       if (!entry) {
         await discard(prefetched);
-        failed.push({ file: job.file.path, sopInstanceUID: sop, reason: 'the file disappeared from the medium' });
+        fail(job, 'the file disappeared from the medium', { code: 'MEDIA_UNREADABLE', attempted: false });
         continue;
       }
       if (job.deferred && judging.verifyFirst) {
@@ -353,22 +400,25 @@ async function importWith(options: ImportOptions): Promise<ImportReport> {
         }
       }
       let pending: Promise<Opened> | undefined = prefetched;
-      for (let attempt = 0; ; attempt++) {
+      /** A C-STORE of this instance went out (in some attempt). */
+      let attempted = false;
+      const storing = (): void => {
+        attempted = true;
+      };
+      for (;;) {
         if (!session) {
           try {
             session = await options.openSession(contextList);
           } catch (e) {
             const code = isDcmsafeError(e) ? e.code : 'INTERNAL';
             const message = e instanceof Error ? e.message : String(e);
-            if (NETWORK.has(code) && attempt < retries) {
-              const waitMs = baseDelay * 2 ** attempt;
-              emit({ type: 'retry', attempt: attempt + 1, waitMs, reason: message });
-              await sleep(waitMs);
+            if (mayRetry(e)) {
+              await retryAfter(message);
               continue;
             }
             // TLS refused, association rejected, or the peer stayed away: nothing more can go.
             if (code === 'NET_TLS') emit({ type: 'security-alert', file: '', reason: message });
-            failRest(index, `${code}: ${message}`);
+            failRest(index, code, `${code}: ${message}`, attempted);
             await discard(pending);
             break jobs;
           }
@@ -381,11 +431,12 @@ async function importWith(options: ImportOptions): Promise<ImportReport> {
           // One file ahead: the next is opened (content key recovered) while this one is on the wire;
           // its content is pulled only at its turn, so back-pressure and order are those of one file.
           openAhead(index + 1);
-          const result = await sendOne(session, opened, job, judging, options, clock);
+          const result = await sendOne(session, opened, job, judging, options, clock, storing);
+          // The PACS answered: the network works.
+          streak = 0;
+          spent = false;
           if (result.category === 'failure') {
-            const reason = `${result.meaning}${result.errorComment ? `: ${result.errorComment}` : ''}`;
-            failed.push({ file: job.file.path, sopInstanceUID: sop, status: result.status, reason });
-            emit({ type: 'instance-failed', file: job.file.path, sopInstanceUID: sop, reason });
+            fail(job, `${result.meaning}${result.errorComment ? `: ${result.errorComment}` : ''}`, { status: result.status, attempted: true });
           } else {
             await journal.record({ sopInstanceUID: sop, storedAt: clock.now().toISOString(), status: result.status, file: job.file.path, ...(job.untrusted ? { untrusted: true } : {}) });
             stored.push({ file: job.file.path, sopInstanceUID: sop, status: result.status, ...(job.untrusted ? { untrusted: true } : {}) });
@@ -409,21 +460,27 @@ async function importWith(options: ImportOptions): Promise<ImportReport> {
           if (code === 'IMPORT_SECURITY_ALERT') {
             // The association was aborted before the last fragment: the PACS discards the partial instance.
             emit({ type: 'security-alert', file: job.file.path, reason: message });
-            failed.push({ file: job.file.path, sopInstanceUID: sop, reason: `${code}: ${message}` });
+            fail(job, `${code}: ${message}`, { code, attempted });
             await dropSession();
             break;
           }
           // The association may be mid-message (a source that failed while streaming): start afresh.
           await dropSession();
-          if (!NETWORK.has(code) || attempt >= retries) {
+          if (!mayRetry(e)) {
             // A fault of this instance (unreadable, no mapping, syntax not accepted) or a network that stayed down.
-            failed.push({ file: job.file.path, sopInstanceUID: sop, reason: `${code}: ${message}` });
-            emit({ type: 'instance-failed', file: job.file.path, sopInstanceUID: sop, reason: message });
+            fail(job, `${code}: ${message}`, { code, attempted });
+            if (retryable(e) && code.startsWith('NET_')) {
+              if (spent) {
+                // Two instances in a row lost to the network, retries spent: the PACS is not taking anything now.
+                failRest(index + 1, code, `${code}: not sent: the PACS failed ${streak + 2} times in a row (last: ${message})`, false);
+                await discard(pending);
+                break jobs;
+              }
+              spent = true;
+            }
             break;
           }
-          const waitMs = baseDelay * 2 ** attempt;
-          emit({ type: 'retry', attempt: attempt + 1, waitMs, reason: message });
-          await sleep(waitMs);
+          await retryAfter(message);
         }
       }
       await discard(pending); // only when no attempt got as far as opening it
@@ -524,8 +581,8 @@ function deferredGate(judging: Judging, job: Job, j: JudgedSecureFile): void {
   throw new DcmsafeError('IMPORT_SECURITY_ALERT', `${file} withheld: ${decision.reason ?? 'not sent'}`, { file, withheld: decision.reason ?? 'not sent' });
 }
 
-/** One instance: from the medium (decrypted in memory if secure), coerced, streamed to the session. */
-async function sendOne(session: StoreSessionLike, opened: Opened, job: Job, judging: Judging, options: ImportOptions, clock: Clock): Promise<SentResult> {
+/** One instance: from the medium (decrypted in memory if secure), coerced, streamed to the session. `storing` is told just before its C-STORE goes out. */
+async function sendOne(session: StoreSessionLike, opened: Opened, job: Job, judging: Judging, options: ImportOptions, clock: Clock, storing: () => void): Promise<SentResult> {
   const file = job.file;
   const reader = opened.reader;
   const judged = opened.secure?.result;
@@ -578,6 +635,7 @@ async function sendOne(session: StoreSessionLike, opened: Opened, job: Job, judg
           if (!ok) throw new DcmsafeError('IMPORT_SECURITY_ALERT', `${file.path} no longer passes verification (${j.status}); not sent`, { file: file.path });
         })
       : rewrite.dataSet;
+    storing();
     const result = await session.store(context.contextId, rewrite.sopClassUID, rewrite.sopInstanceUID, dataSet, undefined);
     return { ...result, studyInstanceUID, patientId, coerced };
   } finally {
