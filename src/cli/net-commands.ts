@@ -84,6 +84,14 @@ function importProgress(event: ImportEvent): void {
   }
 }
 
+/** What became of an instance that was not stored: never sent, refused, or sent without an answer. */
+function failedFate(f: ImportReport['failed'][number]): string {
+  if (f.status !== undefined) return ' (refused by the PACS)';
+  if (f.attempted === false) return ' (not sent)';
+  if (f.attempted === true) return ' (sent, not acknowledged: the PACS may hold it; a re-run sends it again)';
+  return '';
+}
+
 export function formatImportReport(r: ImportReport): string {
   const lines: string[] = [];
   const v = r.verify;
@@ -101,7 +109,7 @@ export function formatImportReport(r: ImportReport): string {
   }
   if (r.failed.length) {
     lines.push(`NOT stored: ${r.failed.length}`);
-    for (const f of r.failed) lines.push(`  ${f.file}: ${f.reason ?? ''}`);
+    for (const f of r.failed) lines.push(`  ${f.file}: ${f.reason ?? ''}${failedFate(f)}`);
   }
   lines.push(`Journal: ${r.journal}`);
   lines.push(

@@ -1,0 +1,28 @@
+/** The import report's text says what became of each instance that was not stored. */
+import { describe, expect, it } from 'vitest';
+import { formatImportReport } from '../../src/cli/net-commands.js';
+import type { ImportReport } from '../../src/pipelines/import-media.js';
+
+describe('import report text', () => {
+  it('tells an instance never sent from one refused and from one sent without an answer', () => {
+    const report = {
+      verify: { media: 'disc.iso', verdict: 'trusted', passed: true },
+      destination: 'PACS@127.0.0.1:11112',
+      stored: [],
+      alreadyStored: [],
+      skipped: [],
+      notPatientData: [],
+      failed: [
+        { file: 'A', sopInstanceUID: '1.1', reason: 'NET_CONNECT: refused', code: 'NET_CONNECT', attempted: false },
+        { file: 'B', sopInstanceUID: '1.2', reason: 'Out of resources', status: 0xa700, attempted: true },
+        { file: 'C', sopInstanceUID: '1.3', reason: 'NET_TIMEOUT: no answer', code: 'NET_TIMEOUT', attempted: true },
+      ],
+      journal: '/tmp/j.jsonl',
+      exitCode: 4,
+    } as unknown as ImportReport;
+    const text = formatImportReport(report);
+    expect(text).toMatch(/A: NET_CONNECT: refused \(not sent\)/);
+    expect(text).toMatch(/B: Out of resources \(refused by the PACS\)/);
+    expect(text).toMatch(/C: NET_TIMEOUT: no answer \(sent, not acknowledged: the PACS may hold it; a re-run sends it again\)/);
+  });
+});
