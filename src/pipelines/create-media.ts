@@ -4,8 +4,6 @@
  * medium (folder, ISO 9660 disc, USB stick or FAT32 image, ZIP) goes through the same steps. Emits
  * typed progress events; returns a summary that the CLI prints as text or JSON.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
 import { planFileSet, type FileSetPlan } from '../dicom/fileset/plan.js';
@@ -26,13 +24,14 @@ import { nameBasedUid } from '../util/uid.js';
 import { describeCertificate } from '../security/pki/certificates.js';
 import { summarize, type CreateSummary, type VolumeSummary } from './create-summary.js';
 import { collectInputs } from './inputs.js';
-import { deidentifyInputs, type DeidentifyRequest } from './deidentify-inputs.js';
+import { DeidStaging, deidentifyInputs, type DeidentifyRequest } from './deidentify-inputs.js';
 import { describeSecurity, type MediaSecurity } from './protect.js';
 import { splitIntoDiscs } from './split.js';
 import { outputSize, volumeFiles, type VolumeContext } from './volume-files.js';
 import { jobOf, type ProtectContext } from './instance-output.js';
 import { InstancePool, poolSize, WINDOW } from './parallel/pool.js';
 import { forEachBounded } from '../util/concurrency.js';
+import { writeFileExclusive } from '../util/durable.js';
 import type { DicomSigner } from '../dicom/signature/sign.js';
 
 export type CreateEvent =
@@ -129,16 +128,17 @@ async function checkOutput(options: CreateOptions): Promise<void> {
 
 export async function createMedia(options: CreateOptions): Promise<CreateSummary> {
   if (!options.deidentify) return createMediaFrom(options, undefined);
-  // De-identified instances are staged in a private folder, removed whatever happens.
-  const staging = await mkdtemp(path.join(os.tmpdir(), 'dcmsafe-deid-'));
+  // De-identified instances are staged in unnamed files, which the end of the process frees however
+  // it ends; for secure media in memory while there is room (see deidentify-inputs.ts).
+  const staging = await DeidStaging.open({ preferMemory: options.security !== undefined });
   try {
     return await createMediaFrom(options, staging);
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await staging.close();
   }
 }
 
-async function createMediaFrom(options: CreateOptions, staging: string | undefined): Promise<CreateSummary> {
+async function createMediaFrom(options: CreateOptions, staging: DeidStaging | undefined): Promise<CreateSummary> {
   const emit = options.onEvent ?? ((): void => undefined);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
@@ -248,7 +248,7 @@ async function createMediaFrom(options: CreateOptions, staging: string | undefin
       if (options.manifest) {
         const target = volumeOutputs(options.manifest, plans.length)[i] as string;
         const text = manifest(description, { passwordMedia: security?.recipients.some((r) => r.kind === 'password') ?? false, ...(options.manifestPassword ? { password: options.manifestPassword } : {}) });
-        await writeFile(target, text, { flag: 'wx', mode: options.manifestPassword ? 0o600 : 0o644 });
+        await writeFileExclusive(target, text, options.manifestPassword ? 0o600 : 0o644); // whole or absent, never a part
       }
     }
     emit({ type: 'done', outputs: volumes.map((v) => v.output) });

@@ -4,20 +4,29 @@
  * INDEX.HTM, the manifest and the summary are built from de-identified headers only.
  *
  * Each instance is streamed once through the rewrite (header parsed and de-identified in memory,
- * pixel data passed through untouched) into a staging folder that the caller owns and removes;
- * planning then scans the staged files as it scans any input, so every later step (sizes, transcoding,
- * signing, encryption, the media writers) works on de-identified files only. The staged file is new
- * Part 10: a zero preamble and a new File Meta Information naming dcmsafe (E.1.1 item 7).
+ * pixel data passed through untouched) into a staging area (DeidStaging) that the caller owns and
+ * closes; planning then scans the staged files as it scans any input, so every later step (sizes,
+ * transcoding, signing, encryption, the media writers) works on de-identified files only. The staged
+ * file is new Part 10: a zero preamble and a new File Meta Information naming dcmsafe (E.1.1 item 7).
+ *
+ * The staged files have no name (O_TMPFILE, or created and unlinked before a byte is written): the
+ * process reaches them through its own descriptors (/proc/self/fd/N, which its worker threads share),
+ * and the kernel frees them when the process ends, however it ends: a killed run leaves nothing that
+ * holds the staged data. A private 0700 folder holds one symbolic link per staged file
+ * (000001.dcm → /proc/self/fd/N) so that names, order and messages are those of the inputs; links
+ * hold no data, and the folders of dead runs are removed by the next one. For secure media the
+ * unnamed files go to memory (/dev/shm) while it has room, so no plaintext reaches a disk.
  *
  * Burned-in annotation is not cleaned (the Clean Pixel Data option is not offered): instances that
  * say they have it, and those of modalities and SOP classes that often carry it, are refused unless
  * the caller accepts them; they are listed either way.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdtemp, open, readdir, rm, stat, statfs, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { processAlive } from '../util/durable.js';
 import { actionFor, isPrivateTag, tableRow, type OptionKey } from '../dicom/deidentify/actions.js';
 import { Deidentifier, methodCodes } from '../dicom/deidentify/deidentify.js';
 import { ENCRYPTED_ATTRIBUTES_SEQUENCE, encryptedAttributesItem } from '../dicom/deidentify/encrypted-attributes.js';
@@ -66,6 +75,86 @@ export interface DeidentifiedInputs {
   readonly summary: DeidentificationSummary;
 }
 
+/** open(2)'s O_TMPFILE on Linux (__O_TMPFILE | O_DIRECTORY): Node's constants do not name it. */
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+/** Room left in memory-backed staging beyond the file being staged. */
+const MEMORY_MARGIN = 256 << 20;
+const STAGING_PREFIX = 'dcmsafe-deid-';
+
+/**
+ * Where de-identified instances wait for the media writer: unnamed files (see above), reached by
+ * symbolic links in a private folder of `tmpdir`. `close()` releases them; so does the end of the
+ * process, whatever ends it.
+ */
+export class DeidStaging {
+  private readonly handles: FileHandle[] = [];
+  private readonly procFd: string;
+
+  private constructor(
+    /** The private folder of links (0700). */
+    readonly folder: string,
+    /** Unnamed files go here when it has room for them (memory: /dev/shm), else to `tmpdir`. */
+    private readonly memory: string | undefined,
+    private readonly tmpdir: string,
+  ) {
+    this.procFd = process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd';
+  }
+
+  /** `preferMemory`: stage in /dev/shm while it has room (secure media: no plaintext on a disk). */
+  static async open(options: { tmpdir?: string; preferMemory?: boolean; memoryDir?: string } = {}): Promise<DeidStaging> {
+    const tmpdir = options.tmpdir ?? os.tmpdir();
+    await removeStaleStaging(tmpdir);
+    const folder = await mkdtemp(path.join(tmpdir, `${STAGING_PREFIX}${process.pid}-`)); // 0700
+    const memoryDir = options.memoryDir ?? '/dev/shm';
+    const memory = options.preferMemory && (await stat(memoryDir).then((s) => s.isDirectory(), () => false)) ? memoryDir : undefined;
+    return new DeidStaging(folder, memory, tmpdir);
+  }
+
+  /** A new unnamed file of about `size` bytes, open for writing, and the path (a link) to read it by. */
+  async create(index: number, size: number): Promise<{ handle: FileHandle; path: string }> {
+    const dir = this.memory && (await roomFor(this.memory, size)) ? this.memory : this.tmpdir;
+    const handle = await unnamedFile(dir);
+    this.handles.push(handle);
+    const link = path.join(this.folder, `${String(index).padStart(6, '0')}.dcm`);
+    await symlink(`${this.procFd}/${handle.fd}`, link);
+    return { handle, path: link };
+  }
+
+  /** Releases every staged file (the kernel frees them) and removes the folder of links. */
+  async close(): Promise<void> {
+    for (const h of this.handles.splice(0)) await h.close().catch(() => undefined);
+    await rm(this.folder, { recursive: true, force: true });
+  }
+}
+
+/** Whether `dir` (memory) keeps a quarter of its size, and at least MEMORY_MARGIN, free after `size` more bytes. */
+async function roomFor(dir: string, size: number): Promise<boolean> {
+  const fs = await statfs(dir).catch(() => undefined);
+  return fs !== undefined && fs.bavail * fs.bsize - size >= Math.max(MEMORY_MARGIN, (fs.blocks * fs.bsize) / 4);
+}
+
+/** An unnamed file in `dir`: O_TMPFILE, else created and unlinked at once (before any data). */
+async function unnamedFile(dir: string): Promise<FileHandle> {
+  try {
+    return await open(dir, constants.O_RDWR | O_TMPFILE, 0o600);
+  } catch {
+    const name = path.join(dir, `.${STAGING_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
+    const handle = await open(name, 'wx+', 0o600);
+    await unlink(name);
+    return handle;
+  }
+}
+
+/** Removes link folders (and unnamed-file fallbacks) that runs which died left in `dir`. */
+async function removeStaleStaging(dir: string): Promise<void> {
+  const stale = new RegExp(`^\\.?${STAGING_PREFIX}(\\d+)-`);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(stale.exec(name)?.[1] ?? NaN);
+    if (Number.isNaN(pid) || pid === process.pid || processAlive(pid)) continue;
+    await rm(path.join(dir, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
 const SECONDARY_CAPTURE = /^1\.2\.840\.10008\.5\.1\.4\.1\.1\.7(\.\d+)?$/;
 const BURNED_IN_MODALITIES = new Set(['US', 'SC']);
 
@@ -106,15 +195,14 @@ function trailingFilter(options: ReadonlySet<OptionKey>) {
 }
 
 /**
- * De-identifies `files` into `stagingDir` (which must exist and be empty) and scans the results.
+ * De-identifies `files` into `staging` and scans the results.
  * Inputs that are not DICOM or cannot be read keep their scan result (they never reach the media).
  */
-export async function deidentifyInputs(files: readonly string[], stagingDir: string, request: DeidentifyRequest, ctx: { random: Random; clock: Clock; onScanned?: (index: number, result: ScanResult) => void }): Promise<DeidentifiedInputs> {
+export async function deidentifyInputs(files: readonly string[], staging: DeidStaging, request: DeidentifyRequest, ctx: { random: Random; clock: Clock; onScanned?: (index: number, result: ScanResult) => void }): Promise<DeidentifiedInputs> {
   const deid = new Deidentifier({ options: request.options }, ctx.random);
   const scans: ScanResult[] = [];
   const inputOf = new Map<string, string>();
   const burnedIn: BurnedInInstance[] = [];
-  await mkdir(stagingDir, { recursive: true });
   for (const [index, file] of files.entries()) {
     const first = await scanFile(file);
     if (first.kind !== 'instance') {
@@ -122,7 +210,7 @@ export async function deidentifyInputs(files: readonly string[], stagingDir: str
       ctx.onScanned?.(index, first);
       continue;
     }
-    const staged = path.join(stagingDir, `${String(index).padStart(6, '0')}.dcm`);
+    let staged = '';
     let refused = false;
     const reader = await FileReader.open(file);
     try {
@@ -144,7 +232,13 @@ export async function deidentifyInputs(files: readonly string[], stagingDir: str
         transformTrailing: trailingFilter(request.options),
       });
       if (refused) await rewrite.discard();
-      else await pipeline(Readable.from(rewrite.part10()), createWriteStream(staged, { flags: 'wx' }));
+      else {
+        const file = await staging.create(index, reader.size);
+        staged = file.path;
+        for await (const chunk of rewrite.part10()) {
+          for (let done = 0; done < chunk.length; ) done += (await file.handle.write(chunk, done, chunk.length - done)).bytesWritten;
+        }
+      }
     } catch (e) {
       if (e instanceof DcmsafeError && e.fault !== 'internal' && e.code !== 'IO') {
         const result: ScanResult = { kind: 'unreadable', unreadable: { path: file, code: e.code, message: e.message } };

@@ -1,9 +1,11 @@
 /**
  * Small file-system helpers for state that must survive a crash (configuration, operator accounts,
- * logs, the audit spool): an atomic replace, whether a process is still alive, and a lock file.
+ * logs, the audit spool, the media create writes): an atomic replace, an atomic exclusive write,
+ * fsync of files and folders, whether a process is still alive, a lock file, and the partials an
+ * interrupted run left behind.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
@@ -211,4 +213,87 @@ export async function withFileLock<T>(lockFile: string, fn: (stillHeld: () => Pr
   } finally {
     if (await stillHeld()) await unlink(lockFile).catch(() => undefined);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durable output: fsync, exclusive atomic files, partials of interrupted runs
+
+/** fsync of a file or folder by path. Folders: some file systems refuse (EINVAL, EISDIR): ignored. */
+export async function syncPath(file: string, options: { folder?: boolean } = {}): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    await (options.folder ? handle.sync().catch(() => undefined) : handle.sync());
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsync of a folder (the names in it: a rename or a new file is durable once its folder is synced). */
+export async function syncFolder(dir: string): Promise<void> {
+  await syncPath(dir, { folder: true }).catch(() => undefined);
+}
+
+/**
+ * Writes `data` to `target`, which must not exist: a temporary file beside it, fsync, then link(2)
+ * to the final name (which, unlike rename, never replaces a file that appeared meanwhile), then the
+ * folder synced. A crash leaves either no `target` or the whole one, never a part under its name.
+ */
+export async function writeFileExclusive(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = path.dirname(path.resolve(target));
+  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temp, 'wx', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(temp, target).catch(async (e: unknown) => {
+      const errno = errnoOf(e);
+      if (errno === undefined || !NO_HARD_LINKS.has(errno)) throw e;
+      // FAT and some shares have no hard links: rename, after a check (a small window, not an atomic one).
+      if (await stat(target).then(() => true, () => false)) throw Object.assign(new Error(`${target} exists`), { code: 'EEXIST' });
+      await rename(temp, target);
+    });
+  } catch (e) {
+    const errno = errnoOf(e);
+    if (errno === 'EEXIST') throw new DcmsafeError('OUTPUT_NOT_EMPTY', `${target} exists; dcmsafe does not overwrite it`, { file: target }, { cause: e });
+    throw new DcmsafeError('IO', `Cannot write ${target} (${errno ?? 'error'})`, { file: target, errno }, { cause: e });
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  await syncFolder(dir);
+}
+
+/**
+ * The name under which `target` is built: `.NAME.partial-PID-SUFFIX` beside it (same file system, so
+ * the final rename is atomic). The pid tells a later run whether the writer is still alive.
+ */
+export function partialPath(target: string, suffix: string): string {
+  const abs = path.resolve(target);
+  return path.join(path.dirname(abs), `.${path.basename(abs)}.partial-${process.pid}-${suffix}`);
+}
+
+const PARTIAL = /^\.(.+)\.partial-(\d+)-[0-9a-f]+$/;
+
+/**
+ * Removes what interrupted runs left while building `target` (files or folders named as
+ * `partialPath` names them): only ours by name, and only when the process that wrote them is gone
+ * (or is this one: it has not started on `target` yet). Returns the paths removed.
+ */
+export async function removeStalePartials(target: string): Promise<string[]> {
+  const abs = path.resolve(target);
+  const dir = path.dirname(abs);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = PARTIAL.exec(name);
+    if (!m || m[1] !== path.basename(abs)) continue;
+    const pid = Number(m[2]);
+    if (pid !== process.pid && processAlive(pid)) continue; // another run is writing it
+    await rm(path.join(dir, name), { recursive: true, force: true });
+    removed.push(path.join(dir, name));
+  }
+  return removed;
 }
