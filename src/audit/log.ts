@@ -144,18 +144,33 @@ export class AuditLog {
   }
 }
 
-/** Checks the chain of an audit log (and its head file, when there is one). */
+/**
+ * Longest line the checker reads: a record is a few KiB (an export of hundreds of studies some MiB);
+ * anything longer is not one, and holding it would cost that much memory.
+ */
+export const MAX_RECORD_LINE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Checks the chain of an audit log (and its head file, when there is one). The log is streamed, line by
+ * line: it grows for years, and reading it whole failed past 512 MiB (the longest string V8 makes) with
+ * a misleading "cannot be read", after holding all of it in memory.
+ */
 export async function checkAuditLog(file: string): Promise<AuditCheck> {
-  const text = await readFile(file, 'utf8').catch((e: unknown) => {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (e) {
     throw new DcmsafeError('INPUT_NOT_FOUND', `audit log ${file} cannot be read`, { file }, { cause: e });
-  });
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
+  }
   let prev = GENESIS;
   let expectedSeq = 1;
-  for (const [i, line] of lines.entries()) {
+  let lines = 0;
+  // One line (without its newline); a problem found in it ends the check.
+  const check = (bytes: Buffer): AuditCheck | undefined => {
+    const i = lines;
     const n = i + 1;
-    const parsed = parseLine(line);
+    lines++;
+    const parsed = parseLine(bytes.toString('utf8'));
     if (!parsed) return { ok: false, records: i, line: n, problem: `line ${n} is not an audit record (edited or damaged)` };
     if (chain(prev, parsed.json) !== parsed.hash) {
       return {
@@ -171,6 +186,42 @@ export async function checkAuditLog(file: string): Promise<AuditCheck> {
     if (parsed.record.seq !== expectedSeq) return { ok: false, records: i, line: n, problem: `line ${n} holds record ${parsed.record.seq}, expected ${expectedSeq}` };
     prev = parsed.hash;
     expectedSeq++;
+    return undefined;
+  };
+  const tooLong = (): AuditCheck => ({ ok: false, records: lines, line: lines + 1, problem: `line ${lines + 1} is longer than ${MAX_RECORD_LINE_BYTES} bytes: not an audit record (damaged, or not an audit log)` });
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let pending: Buffer[] = [];
+    let pendingLength = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+        if (pendingLength + nl - start > MAX_RECORD_LINE_BYTES) return tooLong();
+        const line = pendingLength > 0 ? Buffer.concat([...pending, chunk.subarray(start, nl)]) : chunk.subarray(start, nl);
+        pending = [];
+        pendingLength = 0;
+        const problem = check(line);
+        if (problem) return problem;
+        start = nl + 1;
+      }
+      if (start < bytesRead) {
+        pendingLength += bytesRead - start;
+        if (pendingLength > MAX_RECORD_LINE_BYTES) return tooLong();
+        pending.push(Buffer.from(chunk.subarray(start)));
+      }
+    }
+    // A last line without its newline (an append cut short, or an edit) is checked like the others.
+    if (pendingLength > 0) {
+      const problem = check(Buffer.concat(pending));
+      if (problem) return problem;
+    }
+  } catch (e) {
+    throw new DcmsafeError('INPUT_NOT_FOUND', `audit log ${file} cannot be read: ${e instanceof Error ? e.message : String(e)}`, { file }, { cause: e });
+  } finally {
+    await handle.close();
   }
   const head = await readFile(`${file}.head`, 'latin1').catch(() => undefined);
   if (head !== undefined) {
@@ -179,11 +230,11 @@ export async function checkAuditLog(file: string): Promise<AuditCheck> {
     if (seq !== expectedSeq - 1 || hash !== prev) {
       return {
         ok: false,
-        records: lines.length,
-        line: lines.length + 1,
+        records: lines,
+        line: lines + 1,
         problem: `the log ends at record ${expectedSeq - 1}, but its head file says record ${seq} was written last: records at the end were removed or replaced`,
       };
     }
   }
-  return { ok: true, records: lines.length };
+  return { ok: true, records: lines };
 }

@@ -2,10 +2,12 @@
  * The hash-chained local audit log: records appended from several writers at once stay one chain;
  * removing, editing, moving or cutting off a record makes the check fail and name the line.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AuditLog, checkAuditLog } from '../../src/audit/log.js';
+import { AuditLog, checkAuditLog, MAX_RECORD_LINE_BYTES } from '../../src/audit/log.js';
+import { applyEdits, auditLogEdit, splitLogInput } from '../../src/fuzz/targets/audit-log.js';
 import { tempDir } from '../helpers/env.js';
 
 const message = (i: number): string => `<AuditMessage><EventIdentification n="${i}"/>${'x'.repeat(i * 300)}\nŁukasiewicz</AuditMessage>`;
@@ -60,5 +62,41 @@ describe('local audit log', () => {
     const file = await makeLog(dir, 'damaged.log', 2);
     writeFileSync(file, `${readFileSync(file, 'utf8')}not a record\n`);
     await expect(new AuditLog(file).append({ time: 't', kind: 'x', operator: 'o', message: 'm' })).rejects.toMatchObject({ code: 'AUDIT_LOG_BROKEN' });
+  });
+
+  it('streams the log: a file beyond 512 MiB is checked, not refused as unreadable (a damaged first line of 600 MiB of zeros)', async () => {
+    // Reading the log whole made a 600 MiB log "cannot be read" (INPUT_NOT_FOUND: RangeError, the
+    // longest string V8 makes) after holding it all in memory. Sparse: costs no disk.
+    const file = path.join(dir, 'huge.log');
+    const fd = openSync(file, 'w');
+    ftruncateSync(fd, 600 * 1024 * 1024);
+    closeSync(fd);
+    try {
+      const r = await checkAuditLog(file);
+      expect(r).toMatchObject({ ok: false, records: 0, line: 1 });
+      expect(r.problem).toMatch(new RegExp(`longer than ${MAX_RECORD_LINE_BYTES} bytes`));
+    } finally {
+      rmSync(file);
+    }
+  });
+
+  it('a log that was tampered with is never reported intact while its head file is there (fast-check, the fuzz target\'s record edits)', async () => {
+    const file = await makeLog(dir, 'property.log', 5);
+    const seed = Buffer.concat([Buffer.from('HEAD '), readFileSync(`${file}.head`), readFileSync(file)]);
+    const original = splitLogInput(seed);
+    // Edits that change the records (not the head file's presence, not the final newline alone).
+    const tamper = auditLogEdit.filter((e) => e.op !== 'drop-head' && e.op !== 'no-final-newline');
+    const target = path.join(dir, 'tampered.log');
+    await fc.assert(
+      fc.asyncProperty(fc.array(tamper, { minLength: 1, maxLength: 3 }), async (edits) => {
+        const { head, log } = splitLogInput(applyEdits(seed, edits));
+        fc.pre(!log.equals(original.log));
+        writeFileSync(target, log);
+        writeFileSync(`${target}.head`, head ?? original.head ?? '');
+        const r = await checkAuditLog(target);
+        expect(r.ok, JSON.stringify(edits).slice(0, 300)).toBe(false);
+      }),
+      { numRuns: 300, seed: 11 },
+    );
   });
 });

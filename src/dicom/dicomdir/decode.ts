@@ -9,7 +9,10 @@
  * circle leave no tree to trust: they throw (DICOMDIR_OFFSET, DICOMDIR_LOOP). Everything else a
  * reader can cope with is reported as a finding — data, not an exception — and decoding goes on.
  * Work is bounded: each record is visited at most once (the visited set is the loop detector), and
- * there are no more records than items the Part 10 reader parsed under its own limits.
+ * there are no more records than items the Part 10 reader parsed under its own limits. The tree is
+ * at most MAX_DIRECTORY_DEPTH levels deep: everything that reads it (walkRecords, verify's
+ * comparison) recurses, and a chain of lower-level offsets 10 000 records deep would overflow the
+ * stack there (found by the dicomdir fuzz target's pointer edits).
  */
 import { DcmsafeError } from '../../errors/index.js';
 import type { RandomAccessReader } from '../../media/io/random-access-reader.js';
@@ -300,6 +303,12 @@ function record(item: DataSet, f: RecordFields): DirectoryRecord {
  */
 export const DICOMDIR_LIMITS: ReadLimits = { ...DEFAULT_LIMITS, maxElements: 2_500_000 };
 
+/**
+ * Directory levels below the root entity a DICOMDIR may have. PS3.3 Table F.4-1 nests at most five
+ * (TOPIC or PATIENT, STUDY, SERIES, a leaf, PRIVATE below it); deeper trees are refused, not read.
+ */
+export const MAX_DIRECTORY_DEPTH = 32;
+
 export async function decodeDicomdir(reader: RandomAccessReader, limits: ReadLimits = DICOMDIR_LIMITS): Promise<DecodedDicomdir> {
   const name = reader.name;
   const header = await readPart10Header(reader, { stopAtPixelData: false, limits });
@@ -350,6 +359,15 @@ export async function decodeDicomdir(reader: RandomAccessReader, limits: ReadLim
   let lastRoot = 0;
   const stack: Entity[] = [{ parentType: ROOT, into: roots, inactive: undefined, next: first.value, from: { what: '(0004,1200)', at: first.at } }];
   const typeOf = new Map<number, RecordFields>();
+  // `levels` entities are open (the root's included): the record at `offset` would open one more.
+  const checkDepth = (levels: number, offset: number): void => {
+    if (levels < MAX_DIRECTORY_DEPTH) return;
+    throw new DcmsafeError('DICOMDIR_INVALID', `${name}: the records nest more than ${MAX_DIRECTORY_DEPTH} levels deep (at the record at ${offset}): not a Basic Directory a reader can walk`, {
+      file: name,
+      offset,
+      depth: levels + 1,
+    });
+  };
   while (stack.length > 0) {
     const entity = stack[stack.length - 1] as Entity;
     if (entity.next === 0) {
@@ -379,6 +397,7 @@ export async function decodeDicomdir(reader: RandomAccessReader, limits: ReadLim
       }
       const r = record(item, f);
       entity.into.push(r);
+      if (f.lower !== 0) checkDepth(stack.length, offset);
       stack.push({ parentType: f.type, into: r.children, inactive: undefined, next: f.lower, from: lowerFrom });
     } else {
       // Inactive (PS3.3 F.3.2.2: in-use 0000H): walked so that its offsets are checked and its
@@ -389,6 +408,7 @@ export async function decodeDicomdir(reader: RandomAccessReader, limits: ReadLim
         under = { offset, type: f.type, below: 0 };
         inactive.push(under);
       }
+      if (f.lower !== 0) checkDepth(stack.length, offset);
       stack.push({ parentType: f.type, into: undefined, inactive: under, next: f.lower, from: lowerFrom });
     }
   }

@@ -76,7 +76,10 @@ export async function checkIso9660(reader: RandomAccessReader, options: OpenIso9
     if (dotdot?.identifier === PARENT_IDENTIFIER && dotdot.location !== parent.record.location) add('ecma119', `".." points to block ${dotdot.location}, not the parent's ${parent.record.location}`, at);
     const children = located.slice(2);
     checkRecords(dir, children, add);
-    const subdirs = children.filter((c) => c.record.flags & FILE_FLAG.DIRECTORY).map((c) => c.record);
+    // The directories openIso9660 read (and proved free of loops): an associated file (§6.5.4) is not
+    // entered, whatever its flags say, else a record "associated directory" pointing to an ancestor
+    // would be walked forever.
+    const subdirs = children.filter((c) => c.record.flags & FILE_FLAG.DIRECTORY && !(c.record.flags & FILE_FLAG.ASSOCIATED_FILE)).map((c) => c.record);
     subdirs.sort((a, b) => comparePadded(a.identifier, b.identifier));
     for (const r of subdirs) dirs.push({ record: r, identifier: r.identifier, parentNumber: n + 1, level: dir.level + 1, path: `${dir.path}/${r.identifier}` });
     for (const c of children) {

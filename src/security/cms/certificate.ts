@@ -6,7 +6,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { DcmsafeError } from '../../errors/index.js';
-import { childrenOf, decodeOid, expectTag, octetsOf, parseBer, type BerElement } from '../asn1/ber.js';
+import { childrenOf, decodeOid, expectTag, octetsOf, parseBer, toDer, type BerElement } from '../asn1/ber.js';
 import { OID } from './algorithms.js';
 
 export interface CertificateIds {
@@ -86,9 +86,14 @@ export function readCertificate(der: Buffer, what: string): CertificateIds {
   }
 }
 
-/** True when an element is the IssuerAndSerialNumber of the certificate. */
+/**
+ * True when an element is the IssuerAndSerialNumber of the certificate. The Name is compared in DER
+ * (as OpenSSL compares canonical encodings): a BER writer may send it with indefinite or long-form
+ * lengths, and it still names the same issuer (found by the cms fuzz target's BER re-encodings).
+ */
 export function matchesIssuerAndSerial(el: BerElement, cert: CertificateIds): boolean {
   if (el.tag !== 0x30 || el.children.length !== 2) return false;
   const [issuer, serial] = el.children as [BerElement, BerElement];
-  return issuer.raw.equals(cert.issuer) && serial.tag === 0x02 && serial.content.equals(cert.serialValue);
+  if (serial.tag !== 0x02 || !serial.content.equals(cert.serialValue)) return false;
+  return issuer.raw.equals(cert.issuer) || toDer(issuer).equals(cert.issuer);
 }

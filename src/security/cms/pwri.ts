@@ -154,7 +154,8 @@ export function decodePasswordRecipientInfo(el: BerElement): DecodedPwri {
   const kdaOid = decodeAlgorithmIdentifier({ ...kda, tag: 0x30 }, 'keyDerivationAlgorithm');
   if (kdaOid.oid !== OID.pbkdf2) throw new DcmsafeError('CMS_UNSUPPORTED', `key derivation algorithm ${kdaOid.oid} (PS3.15 D.1 uses PBKDF2)`);
   const p = childrenOf(kdaOid.parameters, 0x30, 'PBKDF2-params', 2, 4);
-  if (p[0]?.tag !== 0x04) throw new DcmsafeError('CMS_UNSUPPORTED', 'PBKDF2 salt from another source (only a specified salt is supported)');
+  // specified OCTET STRING (in BER possibly constructed: 0x24), or otherSource AlgorithmIdentifier.
+  if (p[0]?.tag !== 0x04 && p[0]?.tag !== 0x24) throw new DcmsafeError('CMS_UNSUPPORTED', 'PBKDF2 salt from another source (only a specified salt is supported)');
   const salt = octetsOf(p[0], 'PBKDF2 salt');
   if (salt.length > 1024) throw malformed('PBKDF2 salt longer than 1024 bytes');
   const iterations = decodeSmallInteger(p[1], 'PBKDF2 iterationCount');

@@ -35,7 +35,7 @@ import { encodeOidValue } from '../asn1/der.js';
 import { CONTENT_TYPE_NAMES, OID, algorithmName, cipherByOid, digestByOid, type CipherSpec } from './algorithms.js';
 import { matchesIssuerAndSerial, readCertificate, type CertificateIds } from './certificate.js';
 import { decodeKeyTransRecipientInfo, decryptContentKey, type RawPrivateOperation } from './ktri.js';
-import { decodePasswordRecipientInfo, unwrapKey, type Pbkdf2Params } from './pwri.js';
+import { decodePasswordRecipientInfo, MAX_ITERATIONS, unwrapKey, type Pbkdf2Params } from './pwri.js';
 import { verifySignerInfo, type SignerResult } from './signer-info.js';
 
 export type { SignerResult } from './signer-info.js';
@@ -77,9 +77,26 @@ const MAX_RECIPIENT_INFOS = 4 << 20;
 const MAX_CERTIFICATES = 16 << 20;
 const MAX_SIGNER_INFOS = 16 << 20;
 const MAX_SMALL = 64 << 10;
+/**
+ * Certificates one SignedData may carry: a signer's chain is a handful. Each one is parsed and built
+ * into paths for every signer when the file is judged (pki/trust.ts evaluateSigner): 2 000 of them
+ * (1 MB) took 0.5 s per signer, the other limits let 6 000 through, and a file may have 64 signers.
+ */
+export const MAX_CERTIFICATE_CHOICES = 256;
 /** Tries per file: each password try may cost a PBKDF2 derivation, each key try an RSA operation. */
 const MAX_PASSWORD_TRIES = 16;
 const MAX_KEY_TRIES = 16;
+/**
+ * PBKDF2 iterations one file may make us compute (derivations already cached cost nothing): room for
+ * one password recipient at the highest count we read (MAX_ITERATIONS) and one more. Without it, 16
+ * password recipients of 10 000 000 iterations, each with its own salt, cost 30 to 75 s per file.
+ */
+export const MAX_PBKDF2_WORK = 2 * MAX_ITERATIONS;
+
+export interface OpenLimits {
+  /** PBKDF2 iterations this file may cost; MAX_PBKDF2_WORK by default. */
+  readonly pbkdf2Work?: number;
+}
 
 const ENVELOPED_DATA_OID = encodeOidValue(OID.envelopedData);
 
@@ -140,12 +157,16 @@ export function clearPasswordKekCache(): void {
   kekCache.clear();
 }
 
-async function deriveKek(password: string, kdf: Pbkdf2Params, keyLength: number): Promise<Buffer> {
-  const id = createHash('sha256')
+function kekId(password: string, kdf: Pbkdf2Params, keyLength: number): string {
+  return createHash('sha256')
     .update(JSON.stringify([kdf.prf, kdf.iterations, keyLength, kdf.salt.toString('hex')]))
     .update('\0')
     .update(password, 'utf8')
     .digest('hex');
+}
+
+async function deriveKek(password: string, kdf: Pbkdf2Params, keyLength: number): Promise<Buffer> {
+  const id = kekId(password, kdf, keyLength);
   const hit = kekCache.get(id);
   if (hit) {
     kekCache.delete(id);
@@ -179,7 +200,7 @@ const RECIPIENT_KINDS: Readonly<Record<number, string>> = {
   0xa4: 'OtherRecipientInfo',
 };
 
-async function openContentKey(recipientInfos: readonly BerElement[], keys: DecryptionKeys, cipher: CipherSpec, legacy: Set<string>, file: string): Promise<OpenedKey> {
+async function openContentKey(recipientInfos: readonly BerElement[], keys: DecryptionKeys, cipher: CipherSpec, legacy: Set<string>, file: string, workLimit: number): Promise<OpenedKey> {
   const certs: Array<{ ids: CertificateIds; privateKey: KeyObject; rawPrivate?: RawPrivateOperation }> = (keys.certificates ?? []).map((k, i) => ({
     ids: readCertificate(k.certificate, `decryption certificate ${i + 1}`),
     privateKey: k.privateKey,
@@ -190,6 +211,8 @@ async function openContentKey(recipientInfos: readonly BerElement[], keys: Decry
   const unsupported: string[] = [];
   let passwordTries = 0;
   let keyTries = 0;
+  let work = 0;
+  let overBudget: DcmsafeError | undefined;
 
   for (const [index, ri] of recipientInfos.entries()) {
     const kind = RECIPIENT_KINDS[ri.tag];
@@ -217,7 +240,7 @@ async function openContentKey(recipientInfos: readonly BerElement[], keys: Decry
         failures.push(new DcmsafeError('CMS_WRONG_KEY', `${file}: the private key for recipient ${index + 1} does not decrypt its content key`, { file, recipient: index }));
       }
     } else if (ri.tag === 0xa3) {
-      if (passwords.length === 0) continue;
+      if (passwords.length === 0 || overBudget) continue;
       let pwri;
       try {
         pwri = decodePasswordRecipientInfo(ri);
@@ -230,6 +253,19 @@ async function openContentKey(recipientInfos: readonly BerElement[], keys: Decry
       }
       for (const password of passwords) {
         if (++passwordTries > MAX_PASSWORD_TRIES) break;
+        if (!kekCache.has(kekId(password, pwri.kdf, pwri.wrap.keyLength))) {
+          // Checked before deriving: the derivation that would pass the limit is never started, and
+          // no further password is tried on this file (the other kinds of recipient still are).
+          if (work + pwri.kdf.iterations > workLimit) {
+            overBudget ??= new DcmsafeError(
+              'CMS_UNSUPPORTED',
+              `${file}: trying a password on recipient ${index + 1} would take the PBKDF2 work for this file past ${workLimit} iterations: not tried (hostile or broken password recipients)`,
+              { file, recipient: index, limit: workLimit },
+            );
+            break;
+          }
+          work += pwri.kdf.iterations;
+        }
         const kek = await deriveKek(password, pwri.kdf, pwri.wrap.keyLength);
         const cek = unwrapKey(pwri.wrap, kek, pwri.iv, pwri.encryptedKey);
         if (cek && cek.length === cipher.keyLength) {
@@ -244,6 +280,8 @@ async function openContentKey(recipientInfos: readonly BerElement[], keys: Decry
       unsupported.push(kind);
     }
   }
+  // A recipient left untried says more than the failures: the password may have been for it.
+  if (overBudget) throw overBudget;
   const first = failures[0];
   if (first) throw first;
   const kinds = recipientInfos.map((r) => RECIPIENT_KINDS[r.tag] as string);
@@ -317,6 +355,11 @@ async function* readSignedData(ber: BerStream, state: InnerState): AsyncGenerato
 
   const digests = new Map<string, Buffer>([...hashes].map(([oid, h]) => [oid, h.digest()]));
   const certChoices = certificates?.children ?? [];
+  if (certChoices.length > MAX_CERTIFICATE_CHOICES) {
+    throw new DcmsafeError('CMS_UNSUPPORTED', `SignedData carries ${certChoices.length} certificates, more than the ${MAX_CERTIFICATE_CHOICES} a reader judges (a signer's chain is a handful)`, {
+      certificates: certChoices.length,
+    });
+  }
   const ctx = { certificates: certChoices.filter((c) => c.tag === 0x30).map((c) => Buffer.from(c.raw)), digests, eContentType: encap.eContentType, legacy: state.legacy };
   const results = signerInfos.map((si) => verifySignerInfo(si, ctx));
   // RFC 5652 §5.1 fixes the version from what is present; a different one is an altered or broken file.
@@ -365,10 +408,10 @@ function notSecure(file: string, why: string): DcmsafeError {
   return new DcmsafeError('CMS_NOT_SECURE', `${file} is not a Secure DICOM File: ${why}`, { file });
 }
 
-export async function openSecureFile(reader: RandomAccessReader, keys: DecryptionKeys): Promise<OpenedSecureFile> {
+export async function openSecureFile(reader: RandomAccessReader, keys: DecryptionKeys, limits: OpenLimits = {}): Promise<OpenedSecureFile> {
   const file = reader.name;
   try {
-    return await open(reader, keys);
+    return await open(reader, keys, limits.pbkdf2Work ?? MAX_PBKDF2_WORK);
   } catch (e) {
     throw withFile(e, file);
   }
@@ -381,7 +424,7 @@ function withFile(e: unknown, file: string): DcmsafeError {
   return err;
 }
 
-async function open(reader: RandomAccessReader, keys: DecryptionKeys): Promise<OpenedSecureFile> {
+async function open(reader: RandomAccessReader, keys: DecryptionKeys, pbkdf2Work: number): Promise<OpenedSecureFile> {
   const file = reader.name;
   if (reader.size === 0) throw notSecure(file, 'the file is empty');
   const cursor = ByteCursor.fromReader(reader);
@@ -418,7 +461,8 @@ async function open(reader: RandomAccessReader, keys: DecryptionKeys): Promise<O
   const cipherFound = cipherByOid(cea.oid);
   if (!cipherFound) throw new DcmsafeError('CMS_UNSUPPORTED', `${file}: content encryption ${algorithmName(cea.oid)} (PS3.15 D.1 uses AES-CBC or des-ede3-cbc)`, { file });
   const cipher: CipherSpec = cipherFound;
-  const ivFound = cea.parameters?.tag === 0x04 && !cea.parameters.constructed ? cea.parameters.content : undefined;
+  // The IV is an OCTET STRING, in BER possibly constructed (segments).
+  const ivFound = cea.parameters?.tag === 0x04 || cea.parameters?.tag === 0x24 ? octetsOf(cea.parameters, 'content encryption IV') : undefined;
   if (!ivFound || ivFound.length !== cipher.blockSize) throw malformed(`${file}: ${cipher.name} needs an IV of ${cipher.blockSize} bytes`, { file });
   const iv: Buffer = ivFound;
   const encryptedFound = await ber.peekHeader('encryptedContent');
@@ -442,7 +486,7 @@ async function open(reader: RandomAccessReader, keys: DecryptionKeys): Promise<O
 
   const legacy = new Set<string>();
   if (cipher.legacy) legacy.add(cipher.name);
-  const key = await openContentKey(recipientInfos, keys, cipher, legacy, file);
+  const key = await openContentKey(recipientInfos, keys, cipher, legacy, file, pbkdf2Work);
 
   const state: InnerState = { wrapped: false, legacy, signers: [] };
   let resolveResult!: (r: SecureFileResult) => void;

@@ -57,6 +57,27 @@ interface ParsedCert {
   ids?: CertificateIds;
 }
 
+/**
+ * Per file (per SignerContext): the certificates parsed once, and their digests computed once per hash
+ * algorithm. Before, every SignerInfo parsed them all again and every ESSCertID hashed them all again:
+ * 64 signers naming 64 certificates each over 16 MiB of certificates hashed 64 GiB (near a minute per file).
+ */
+interface FileCache {
+  readonly certs: ParsedCert[];
+  readonly digests: Map<string, Set<string>>;
+}
+
+const fileCaches = new WeakMap<SignerContext, FileCache>();
+
+function cacheOf(ctx: SignerContext): FileCache {
+  let c = fileCaches.get(ctx);
+  if (!c) {
+    c = { certs: parseCerts(ctx.certificates), digests: new Map() };
+    fileCaches.set(ctx, c);
+  }
+  return c;
+}
+
 function parseCerts(ders: readonly Buffer[]): ParsedCert[] {
   return ders.map((der) => {
     try {
@@ -99,7 +120,7 @@ function single(attrs: Attributes, type: string): BerElement | undefined | null 
 }
 
 /** ESS signing-certificate check; undefined when no such attribute is present. */
-function checkSigningCertificates(attrs: Attributes, certs: ParsedCert[], signer: ParsedCert | undefined): boolean | undefined {
+function checkSigningCertificates(attrs: Attributes, cache: FileCache, signer: ParsedCert | undefined): boolean | undefined {
   const v2 = single(attrs, OID.signingCertificateV2);
   const v1 = single(attrs, OID.signingCertificate);
   if (v2 === undefined && v1 === undefined) return undefined;
@@ -118,8 +139,13 @@ function checkSigningCertificates(attrs: Attributes, certs: ParsedCert[], signer
       const certHash = octetsOf(f[at], 'ESSCertID certHash');
       if (!hash) return false;
       const h = hash;
-      const hits = (c: ParsedCert): boolean => createHash(h.name).update(c.der).digest().equals(certHash);
-      return i === 0 ? signer !== undefined && hits(signer) : certs.some(hits);
+      if (i === 0) return signer !== undefined && createHash(h.name).update(signer.der).digest().equals(certHash);
+      let all = cache.digests.get(h.name);
+      if (!all) {
+        all = new Set(cache.certs.map((c) => createHash(h.name).update(c.der).digest('hex')));
+        cache.digests.set(h.name, all);
+      }
+      return all.has(certHash.toString('hex'));
     });
   };
   return (v2 === undefined || check(v2, true)) && (v1 === undefined || check(v1, false));
@@ -141,7 +167,8 @@ export function verifySignerInfo(el: BerElement, ctx: SignerContext): SignerResu
   const f = childrenOf(el, 0x30, 'SignerInfo', 5, 7);
   const version = decodeSmallInteger(f[0], 'SignerInfo version');
   const sidEl = f[1] as BerElement;
-  const certs = parseCerts(ctx.certificates);
+  const cache = cacheOf(ctx);
+  const certs = cache.certs;
   let sid: SignerResult['sid'];
   let signer: ParsedCert | undefined;
   // RFC 5652 §5.3: version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
@@ -208,10 +235,12 @@ export function verifySignerInfo(el: BerElement, ctx: SignerContext): SignerResu
     const mdValue = md ? octetsOf(md, 'message-digest') : undefined;
     digestMatches = !attrs.duplicates && contentTypeOk && st !== null && computed !== undefined && mdValue !== undefined && mdValue.equals(computed);
     if (st) signingTime = decodeTime(st);
-    certificatesMatch = checkSigningCertificates(attrs, certs, signer);
+    certificatesMatch = checkSigningCertificates(attrs, cache, signer);
     if (rsa && sigHash) {
-      // RFC 5652 §5.4: the signature covers the DER of the attributes with an EXPLICIT SET OF tag.
-      const der = signedAttrs.indefinite ? toDer(signedAttrs, 0xa0) : Buffer.from(signedAttrs.raw);
+      // RFC 5652 §5.4: the signature covers the DER of the attributes with an EXPLICIT SET OF tag,
+      // whatever encoding they came in (a definite length can hold BER inside: long-form lengths,
+      // constructed strings); re-encoded as OpenSSL does. DER comes back unchanged.
+      const der = toDer(signedAttrs, 0xa0);
       der[0] = 0x31;
       try {
         signatureValid = verify(sigHash.name, der, { key: rsa, padding: constants.RSA_PKCS1_PADDING }, signature);

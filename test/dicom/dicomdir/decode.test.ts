@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DataSet, Element } from '../../../src/dicom/dataset.js';
-import { decodeDicomdir, DIRECTORY_FINDINGS, type DecodedDicomdir, type DirectoryFinding } from '../../../src/dicom/dicomdir/decode.js';
+import { decodeDicomdir, DIRECTORY_FINDINGS, MAX_DIRECTORY_DEPTH, type DecodedDicomdir, type DirectoryFinding } from '../../../src/dicom/dicomdir/decode.js';
 import { encodeDicomdir } from '../../../src/dicom/dicomdir/encode.js';
 import { walkRecords, type DirectoryRecord, type FileSet } from '../../../src/dicom/dicomdir/model.js';
 import { readPart10Header } from '../../../src/dicom/part10/header.js';
@@ -306,6 +306,27 @@ describe('decodeDicomdir: hostile offsets are typed errors', () => {
       ]),
     );
     await expect(decode(ct)).rejects.toMatchObject({ code: 'DICOMDIR_INVALID' });
+  });
+
+  /** N PRIVATE records rewired into one chain: each record's lower-level entity is the next record. */
+  async function chainOf(n: number): Promise<Buffer> {
+    const flat = encodeDicomdir({ fileSetId: 'CHAIN', fileSetUID: '1.2.3', roots: Array.from({ length: n }, () => rec('PRIVATE', [])) });
+    const { records } = await layout(flat);
+    const out = Buffer.from(flat);
+    for (const [i, r] of records.entries()) {
+      out.writeUInt32LE(0, element(r, T.OffsetOfTheNextDirectoryRecord).valueOffset);
+      out.writeUInt32LE(records[i + 1]?.offset ?? 0, element(r, T.OffsetOfReferencedLowerLevelDirectoryEntity).valueOffset);
+    }
+    return out;
+  }
+
+  it('records nested deeper than MAX_DIRECTORY_DEPTH → DICOMDIR_INVALID (a 10 000-deep chain overflowed the stack of walkRecords)', async () => {
+    // PRIVATE under PRIVATE is legal (PS3.3 Table F.4-1), so before the limit such a chain decoded
+    // without an error, and every reader of the tree (walkRecords, verify) recursed 10 000 deep.
+    await expect(decode(await chainOf(10_000))).rejects.toMatchObject({ code: 'DICOMDIR_INVALID', data: { depth: MAX_DIRECTORY_DEPTH + 1 } });
+    const deepest = await decode(await chainOf(MAX_DIRECTORY_DEPTH));
+    expect([...walkRecords(deepest.fileSet.roots)]).toHaveLength(MAX_DIRECTORY_DEPTH);
+    await expect(decode(await chainOf(MAX_DIRECTORY_DEPTH + 1))).rejects.toMatchObject({ code: 'DICOMDIR_INVALID' });
   });
 });
 
