@@ -13,6 +13,11 @@ export interface MediaFile {
   readonly path: readonly string[];
   /** Exact number of bytes `open().stream` yields. */
   readonly size: number;
+  /**
+   * Written after every other file of the medium (its content depends on theirs: the signed
+   * manifest). Writers that otherwise emit files in list order keep it last in the list.
+   */
+  readonly emitLast?: boolean;
   /** Opens the content; called once, when the writer reaches the file. */
   open(): Promise<OpenedContent>;
 }

@@ -26,6 +26,7 @@ import { summarize, type CreateSummary, type VolumeSummary } from './create-summ
 import { collectInputs } from './inputs.js';
 import { DeidStaging, deidentifyInputs, type DeidentifyRequest } from './deidentify-inputs.js';
 import { describeSecurity, type MediaSecurity } from './protect.js';
+import { manifestSigner, withManifest } from './media-manifest.js';
 import { splitIntoDiscs } from './split.js';
 import { outputSize, volumeFiles, type VolumeContext } from './volume-files.js';
 import { jobOf, type ProtectContext } from './instance-output.js';
@@ -197,6 +198,7 @@ async function createMediaFrom(options: CreateOptions, staging: DeidStaging | un
   });
 
   const security = options.security ? describeSecurity(options.security) : undefined;
+  const manifestBy = manifestSigner(options.security, options.dicomSignature);
   const pool = startPool(options, ctx, whole.instances.length);
   try {
     return await writeVolumes();
@@ -219,7 +221,9 @@ async function createMediaFrom(options: CreateOptions, staging: DeidStaging | un
         ...(options.dicomSignature ? { dicomSignedBy: describeCertificate(options.dicomSignature.certificate).subject } : {}),
       };
       const sequence = pool?.sequence(plan.instances.map((p) => ({ job: jobOf(p), size: sizes.get(p.instance.path) as number })));
-      const { files: mediaFiles, description } = await volumeFiles(plan, sizes, sequence ? { ...vctx, producer: sequence } : vctx);
+      const { files: planned, description } = await volumeFiles(plan, sizes, sequence ? { ...vctx, producer: sequence } : vctx);
+      // Signed media also get a signed manifest of every file (MANIFEST.P7M, emitted last).
+      const mediaFiles = manifestBy ? withManifest(planned, manifestBy, clock) : planned;
       const out = outputs[i] as string;
       // Progress at most every 64 MiB, and at the end.
       const progress = (bytesTotal: number) => {

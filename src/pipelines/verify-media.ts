@@ -24,17 +24,19 @@ import { T } from '../dicom/tags.js';
 import { encodeDicomdir } from '../dicom/dicomdir/encode.js';
 import { checkOutputFolder } from '../media/folder/write-folder.js';
 import { BufferReader, readChunks, type RandomAccessReader } from '../media/io/random-access-reader.js';
-import { openMedia, type MediaSource, type SourceEntry } from '../media/source/index.js';
+import { openMedia, openMediaImage, type MediaSource, type SourceEntry } from '../media/source/index.js';
 import { looksLikeSecureFile, type DecryptionKeys } from '../security/cms/reader.js';
 import { lazyRsaService } from '../security/cms/rsa-service.js';
 import { forEachBounded } from '../util/concurrency.js';
 import { describeCertificate } from '../security/pki/certificates.js';
-import { openJudgedSecureFile, type JudgedSecureFile } from '../security/secure-file.js';
+import { judge, openJudgedSecureFile, type JudgedSecureFile } from '../security/secure-file.js';
 import type { TrustInput } from '../security/pki/trust.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { VERSION } from '../version.js';
 import { nameBasedUid } from '../util/uid.js';
 import { fileSetDescriptor } from './fileset-descriptor.js';
+import { MANIFEST_NAME, readManifest, type ManifestEntry } from './media-manifest.js';
+import { MAX_SIGNED_DATA } from '../security/cms/signed-data-reader.js';
 import { judgeDicomSignatures, type DicomSignatureVerdict } from './verify-dicom-signatures.js';
 import { FINDING_CODES, REPORT_SCHEMA_VERSION, type FileReport, type Finding, type PatientReport, type Policy, type Severity, type SignerReport, type VerifyReport, type Verdict } from './verify-report.js';
 
@@ -42,7 +44,13 @@ import { FINDING_CODES, REPORT_SCHEMA_VERSION, type FileReport, type Finding, ty
 export type VerifyEvent = { readonly type: 'file-checked'; readonly file: string; readonly index: number; readonly total: number };
 
 export interface VerifyOptions {
+  /** The medium: a folder, an image file or a block device; with `image`, only its name in the report. */
   readonly media: string;
+  /**
+   * The medium's bytes (an ISO 9660, FAT or ZIP image) already at hand, e.g. in memory: opened
+   * instead of `media`, and owned by the verification from then on (closed when it ends).
+   */
+  readonly image?: RandomAccessReader;
   readonly trust: Omit<TrustInput, 'now'>;
   readonly keys: DecryptionKeys;
   readonly policy: Policy;
@@ -77,7 +85,13 @@ interface Checked {
   staged?: string;
   /** A secure file read only up to its header: integrity and signer not judged yet (see planMedia). */
   deferred?: boolean;
+  /** SHA-256 of the file's bytes on the medium, when a signed manifest is there to compare it with. */
+  sha256?: string;
   readonly findings: Finding[];
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${n === 1 ? word : `${word}s`}`;
 }
 
 function finding(code: string, message: string, file?: string, severity?: Severity): Finding {
@@ -126,7 +140,7 @@ export async function verifyMedia(options: VerifyOptions): Promise<VerifyReport>
 
   let source: MediaSource;
   try {
-    source = await openMedia(options.media, { ...(options.limits?.maxEntries ? { maxEntries: options.limits.maxEntries } : {}) });
+    source = await openSource(options);
   } catch (e) {
     if (e instanceof DcmsafeError && e.fault === 'usage') throw e;
     const message = e instanceof Error ? e.message : String(e);
@@ -137,6 +151,11 @@ export async function verifyMedia(options: VerifyOptions): Promise<VerifyReport>
   } finally {
     await source.close();
   }
+}
+
+function openSource(options: Pick<VerifyOptions, 'media' | 'image' | 'limits'>): Promise<MediaSource> {
+  const limits = options.limits?.maxEntries ? { maxEntries: options.limits.maxEntries } : {};
+  return options.image ? openMediaImage(options.image, options.media, limits) : openMedia(options.media, limits);
 }
 
 /** A medium checked for an import: the report, with the secure files whose judgement is still to come. */
@@ -163,7 +182,7 @@ export async function planMedia(options: Omit<VerifyOptions, 'extract' | 'includ
   const trust: TrustInput = { ...options.trust, now };
   let source: MediaSource;
   try {
-    source = await openMedia(options.media, { ...(options.limits?.maxEntries ? { maxEntries: options.limits.maxEntries } : {}) });
+    source = await openSource(options);
   } catch (e) {
     if (e instanceof DcmsafeError && e.fault === 'usage') throw e;
     const report = await verifyMedia(options);
@@ -216,6 +235,7 @@ interface CheckedMedia {
   readonly dicomdirFile?: Checked;
   readonly decoded?: DecodedDicomdir;
   readonly dicomdirSecure: boolean;
+  readonly manifest?: CheckedManifest;
   readonly staging?: string;
 }
 
@@ -247,14 +267,31 @@ async function checkFiles(options: VerifyOptions, source: MediaSource, trust: Tr
   if (staging) await mkdir(staging, { recursive: true });
   const checked: Checked[] = [];
   let dicomdirEntry: SourceEntry | undefined;
+  let manifestEntry: SourceEntry | undefined;
   for (const entry of source.entries) {
     const name = entry.path.join('/');
     if (entry.path.length === 1 && entry.path[0]?.toUpperCase() === 'DICOMDIR') {
       dicomdirEntry = entry;
       continue;
     }
+    if (entry.path.length === 1 && entry.path[0]?.toUpperCase() === MANIFEST_NAME) {
+      manifestEntry = entry;
+      continue;
+    }
     checked.push({ entry, name, kind: 'other', findings: [] });
   }
+  const manifest = manifestEntry ? await checkManifest(source, manifestEntry, trust) : undefined;
+  // With a manifest, the plain files' bytes are hashed to compare with it (secure files prove themselves).
+  const hashPlain = async (reader: RandomAccessReader, c: Checked): Promise<void> => {
+    if (!manifest?.entries) return;
+    try {
+      const hash = createHash('sha256');
+      for await (const chunk of readChunks(reader, 0, reader.size)) hash.update(chunk);
+      c.sha256 = hash.digest('hex');
+    } catch (e) {
+      c.findings.push(finding('MEDIA_UNREADABLE', `${c.name}: ${e instanceof Error ? e.message : String(e)}`, c.name));
+    }
+  };
 
   // The DICOMDIR first: on secure media it tells whether a plain file is a downgrade.
   let decoded: DecodedDicomdir | undefined;
@@ -274,6 +311,7 @@ async function checkFiles(options: VerifyOptions, source: MediaSource, trust: Tr
         if (opened) bytesReader = new BufferReader(opened.prefix, dicomdirFile.name, opened.length);
         else dicomdirState = hasKeys(options.keys) ? 'unreadable' : 'encrypted-no-key';
       }
+      if (!dicomdirSecure) await hashPlain(reader, dicomdirFile);
       if (dicomdirState === 'present') {
         try {
           decoded = await decodeDicomdir(bytesReader);
@@ -308,6 +346,7 @@ async function checkFiles(options: VerifyOptions, source: MediaSource, trust: Tr
       if (EXECUTABLE_NAMES.test(last) || executableContent(head)) {
         c.kind = 'executable';
         c.findings.push(finding('EXECUTABLE', `${c.name} looks like a program or autorun file; it was not run`, c.name));
+        await hashPlain(reader, c);
         return;
       }
       if (looksLikeSecureFile(head)) {
@@ -332,6 +371,7 @@ async function checkFiles(options: VerifyOptions, source: MediaSource, trust: Tr
         if (header && (header.dataSet.has(MAC_PARAMETERS_SEQUENCE) || header.dataSet.has(T.DigitalSignaturesSequence))) await checkSignaturesInto(reader, c, trust);
         if (c.header && staging) c.staged = await stage(staging, readChunks(reader, 0, reader.size), c);
       }
+      if (c.kind !== 'secure') await hashPlain(reader, c);
       if (c.header?.sopClassUID === MEDIA_STORAGE_DIRECTORY_SOP_CLASS) {
         // Another directory file beside the DICOMDIR (a backup or a variant): not an instance.
         c.kind = 'other';
@@ -355,8 +395,78 @@ async function checkFiles(options: VerifyOptions, source: MediaSource, trust: Tr
     ...(dicomdirFile ? { dicomdirFile } : {}),
     ...(decoded ? { decoded } : {}),
     dicomdirSecure,
+    ...(manifest ? { manifest } : {}),
     ...(staging ? { staging } : {}),
   };
+}
+
+/** The signed media manifest as checked: its own file, its entries when it reads, whether its signer is trusted. */
+interface CheckedManifest {
+  readonly file: Checked;
+  readonly entries?: ReadonlyMap<string, ManifestEntry>;
+  readonly trusted: boolean;
+  judged?: JudgedSecureFile;
+}
+
+async function checkManifest(source: MediaSource, entry: SourceEntry, trust: TrustInput): Promise<CheckedManifest> {
+  const file: Checked = { entry, name: entry.path.join('/'), kind: 'other', findings: [] };
+  try {
+    if (entry.size > MAX_SIGNED_DATA) throw new DcmsafeError('CMS_MALFORMED', `${file.name}: ${entry.size} bytes, more than a manifest may have`, { file: file.name });
+    const reader = await source.open(entry);
+    let bytes: Buffer;
+    try {
+      const parts: Buffer[] = [];
+      for await (const chunk of readChunks(reader, 0, reader.size)) parts.push(chunk);
+      bytes = Buffer.concat(parts);
+    } finally {
+      await reader.close();
+    }
+    const read = readManifest(bytes, file.name);
+    const judged = judge({ structure: 'signed', wrapped: false, contentEncryption: '', legacy: read.signed.legacy, recipient: { kind: 'certificate', index: 0 }, signers: read.signed.signers, valid: read.signed.valid }, trust);
+    file.judged = judged;
+    if (judged.status !== 'trusted') {
+      const who = judged.signers.map((x) => x.trust?.signer.subject ?? '(unknown signer)').join(', ');
+      const why = judged.status === 'altered' || judged.status === 'bad-signature' ? 'its signature does not match its content' : `its signer ${who} is ${judged.status}`;
+      file.findings.push(finding('MANIFEST_INVALID', `${file.name}: ${why}`, file.name));
+    }
+    return { file, entries: read.entries, trusted: judged.status === 'trusted' };
+  } catch (e) {
+    file.findings.push(finding('MANIFEST_INVALID', `${file.name}: ${e instanceof Error ? e.message : String(e)}`, file.name));
+    return { file, trusted: false };
+  }
+}
+
+/**
+ * The manifest against the medium, and which files no trusted signature covers whole. A file is
+ * covered by its own signature when it is a Secure DICOM File judged trusted (the CMS structure
+ * protects every byte of it), or by a trusted manifest that lists it with its size and SHA-256. An
+ * Annex C signature alone covers the data set's elements, not the preamble or File Meta Information.
+ */
+function coverage(manifest: CheckedManifest | undefined, files: readonly Checked[], dicomdirSecure: boolean, findings: Finding[]): Checked[] {
+  // Names compare without case: a disc mounted on Linux without Rock Ridge shows them in lower case.
+  const key = (p: string): string => p.toUpperCase();
+  const listed = manifest?.trusted && manifest.entries ? new Map([...manifest.entries.values()].map((e) => [key(e.path), e])) : undefined;
+  const onMedium = new Map<string, Checked[]>();
+  for (const c of files) onMedium.set(key(c.name), [...(onMedium.get(key(c.name)) ?? []), c]);
+  // Secure DICOM Files (the DICOMDIR of secure media too) prove every byte themselves.
+  const selfProtected = (c: Checked): boolean => c.kind === 'secure' || (c.kind === 'dicomdir' && dicomdirSecure);
+  if (listed) {
+    for (const e of listed.values()) {
+      const same = onMedium.get(key(e.path)) ?? [];
+      const c = same[0];
+      if (!c) findings.push(finding('MANIFEST_MISMATCH', `${e.path} is in the signed manifest but not on the medium`, e.path));
+      else if (same.length > 1) for (const x of same) x.findings.push(finding('MANIFEST_MISMATCH', `${x.name}: ${same.length} files whose names differ only in case, where the signed manifest lists one`, x.name));
+      else if (c.entry.size !== e.size) c.findings.push(finding('MANIFEST_MISMATCH', `${c.name}: ${c.entry.size} bytes, the signed manifest says ${e.size}`, c.name));
+      else if (!selfProtected(c) && c.sha256 !== e.sha256) c.findings.push(finding('MANIFEST_MISMATCH', `${c.name}: its SHA-256 differs from the signed manifest's: it was changed`, c.name));
+    }
+    for (const c of files) if (!listed.has(key(c.name))) c.findings.push(finding('MANIFEST_MISMATCH', `${c.name} is not in the signed manifest: it was added or renamed`, c.name));
+  }
+  const ownSignature = (c: Checked): boolean => selfProtected(c) && c.judged?.status === 'trusted';
+  const inManifest = (c: Checked): boolean => {
+    const e = listed?.get(key(c.name));
+    return e !== undefined && onMedium.get(key(c.name))?.length === 1 && !selfProtected(c) && c.sha256 !== undefined && e.size === c.entry.size && c.sha256 === e.sha256;
+  };
+  return files.filter((c) => !ownSignature(c) && !inManifest(c));
 }
 
 /**
@@ -388,8 +498,16 @@ function summarize(options: VerifyOptions, now: Date, state: CheckedMedia): { re
   else if (!secureMedia && dicomSigned < dicomFiles.length) findings.push(finding('PLAIN_MEDIA', `${dicomFiles.length - dicomSigned} of ${dicomFiles.length} DICOM files carry no DICOM signature: nothing proves where they came from`));
   else if (secureMedia && !anySigned && dicomFiles.length > 0) findings.push(finding('UNSIGNED', 'the secure files carry digests, not signatures: their origin is not proven'));
 
+  const manifestFile = state.manifest ? { ...state.manifest.file, findings: [...state.manifest.file.findings] } : undefined;
+  const uncovered = coverage(state.manifest, allChecked, dicomdirSecure, findings);
+  if (manifestFile && !state.manifest?.trusted) uncovered.push(manifestFile);
+  if (uncovered.length > 0 && (anySigned || dicomSigned > 0)) {
+    const shown = uncovered.slice(0, 6).map((c) => c.name).join(', ');
+    findings.push(finding('UNPROTECTED_FILE', `${plural(uncovered.length, 'file')} no trusted signature covers whole (${shown}${uncovered.length > 6 ? ', ...' : ''}): the medium cannot be called trusted`));
+  }
   const unreadable = dicomFiles.length === 0 && !decoded;
-  const report = finish(options, now, { ...state.media, secure: secureMedia }, findings, allChecked, patients, signerReports(allChecked), unreadable);
+  const reported = manifestFile ? [...allChecked, manifestFile] : allChecked;
+  const report = finish(options, now, { ...state.media, secure: secureMedia }, findings, reported, patients, signerReports(reported), unreadable, uncovered.length);
   return { report, dicomFiles };
 }
 
@@ -634,6 +752,9 @@ function compareDirectory(decoded: DecodedDicomdir, checked: Checked[], dicomFil
       } else {
         referenced.add(file);
         if (file.header) compareRecord(record, ancestors, file);
+        else if (file.kind === 'other' || file.kind === 'executable') {
+          findings.push(finding('RECORD_FILE_NOT_DICOM', `the DICOMDIR's ${record.type} record references ${record.fileId.join('\\')}, which is not a DICOM file`, file.name));
+        }
       }
     }
     for (const child of record.children) visit(child, [...ancestors, record]);
@@ -754,6 +875,7 @@ function finish(
   patients: PatientReport[],
   signers: SignerReport[] = [],
   unreadable = false,
+  uncovered = 0,
 ): VerifyReport {
   const findings = [...mediaFindings, ...files.flatMap((c) => c.findings)];
   const dicom = files.filter((c) => c.kind === 'dicom' || c.kind === 'secure' || c.kind === 'dicomdir');
@@ -766,7 +888,8 @@ function finish(
   let verdict: Verdict;
   if (unreadable) verdict = 'unreadable';
   else if (errors > 0) verdict = 'problems';
-  else if ((dicom.length > 0 && trustedFiles === dicom.length) || signedPlain) verdict = 'trusted';
+  // Trusted: every file on the medium covered whole by a trusted signature (see coverage()).
+  else if (((dicom.length > 0 && trustedFiles === dicom.length) || signedPlain) && uncovered === 0) verdict = 'trusted';
   else verdict = 'intact-unsigned';
   const fileReports: FileReport[] = files.map((c) => {
     const worst = c.findings.find((f) => f.severity === 'error') ?? c.findings.find((f) => f.severity === 'warning');

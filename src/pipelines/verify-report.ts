@@ -163,5 +163,9 @@ export const FINDING_CODES: Readonly<Record<string, { severity: Severity; summar
   DICOM_SIGNATURE_INVALID: { severity: 'error', summary: 'A DICOM Digital Signature (PS3.15 Annex C) does not match the data, or is malformed or unsupported.' },
   DICOM_SIGNER_UNTRUSTED: { severity: 'warning', summary: 'A valid DICOM Digital Signature whose signer is not trusted (unknown CA, expired, wrong key usage...).' },
   DICOM_SIGNATURE_PARTIAL: { severity: 'info', summary: 'A DICOM Digital Signature does not cover every element of the instance (pixel data or other attributes unsigned).' },
+  RECORD_FILE_NOT_DICOM: { severity: 'error', summary: 'A DICOMDIR record references a file that is not a DICOM file (its content was replaced).' },
+  MANIFEST_INVALID: { severity: 'error', summary: 'The signed media manifest (MANIFEST.P7M) is malformed, its signature does not match, or its signer is not trusted.' },
+  MANIFEST_MISMATCH: { severity: 'error', summary: 'A file differs from the signed media manifest: changed, resized, missing, added or renamed.' },
+  UNPROTECTED_FILE: { severity: 'warning', summary: 'Files of a signed medium that no trusted signature covers whole (no signed manifest lists them): the medium is not called trusted.' },
   EXTRACT_SKIPPED: { severity: 'info', summary: 'A file was not extracted because it failed the policy.' },
 };

@@ -184,6 +184,10 @@ export function verdictSentence(r: VerifyReport, mark: Mark = visible): string {
     }
     case 'intact-unsigned': {
       const { signed, files } = dicomSigned(r);
+      const unprotected = r.findings.find((f) => f.code === 'UNPROTECTED_FILE');
+      if (unprotected && signed === 0 && r.signers.length > 0) {
+        return 'partly signed: the DICOM files are signed, but not every file on the medium is covered by a trusted signature (see UNPROTECTED_FILE below), so the medium as a whole is not proven intact.';
+      }
       if (signed > 0) {
         return `partly signed: ${signed} of ${files} DICOM files carry a valid DICOM signature, but not every file is covered whole by a trusted one, so where the medium came from is not proven.`;
       }
@@ -206,7 +210,8 @@ function dicomSigned(r: VerifyReport): { signed: number; files: number } {
 
 /** The verdict in capitals; an intact medium partly signed inside its data sets says so. */
 export function verdictWords(r: VerifyReport): string {
-  return r.verdict === 'intact-unsigned' && dicomSigned(r).signed > 0 ? 'INTACT, PARTLY SIGNED' : VERDICT_WORDS[r.verdict];
+  const partly = dicomSigned(r).signed > 0 || (r.signers.length > 0 && r.findings.some((f) => f.code === 'UNPROTECTED_FILE'));
+  return r.verdict === 'intact-unsigned' && partly ? 'INTACT, PARTLY SIGNED' : VERDICT_WORDS[r.verdict];
 }
 
 /** `VERDICT — sentence`, unwrapped. */

@@ -19,9 +19,9 @@ function dcmsafe(args: string[]) {
   return run(process.execPath, [CLI, ...args], { env });
 }
 
-/** The DICOM files of a medium: all but the plain-text README, README.TXT and INDEX.HTM. */
+/** The DICOM files of a medium: all but the plain-text README, README.TXT, INDEX.HTM and the signed manifest. */
 function isDicomFile(f: string): boolean {
-  return !/(^|\/)(README|README\.TXT|INDEX\.HTM)$/.test(f);
+  return !/(^|\/)(README|README\.TXT|INDEX\.HTM|MANIFEST\.P7M)$/.test(f);
 }
 
 
@@ -49,9 +49,13 @@ describeWithTools(['openssl'], 'secure media read back by OpenSSL', () => {
     expect((JSON.parse(s.stdout) as { profile: string }).profile).toBe('STD-GEN-SEC-CD');
   }, 600_000);
 
-  it('has the same files as plain media, none of them plain DICOM', () => {
+  it('has the same files as plain media, and a signed manifest, none of them plain DICOM', () => {
     const rel = (root: string): string[] => listFiles(root).map((f) => path.relative(root, f));
-    expect(rel(secure)).toEqual(rel(plain));
+    expect(rel(secure)).toEqual([...rel(plain), 'MANIFEST.P7M'].sort());
+    // The manifest (signed media only) is a plain CMS SignedData OpenSSL verifies, listing every other file.
+    const manifest = run('openssl', ['cms', '-verify', '-inform', 'DER', '-in', path.join(secure, 'MANIFEST.P7M'), '-CAfile', path.join(pki, 'demo-root-ca.pem'), '-binary']);
+    expect(manifest.status, manifest.stderr).toBe(0);
+    expect(manifest.stdout.split('\n').filter((l) => /^[0-9a-f]{64} \d+ /.test(l))).toHaveLength(rel(plain).length);
     for (const f of listFiles(secure).filter(isDicomFile)) {
       const head = readFileSync(f).subarray(0, 132);
       expect(head.toString('latin1', 128, 132), f).not.toBe('DICM');

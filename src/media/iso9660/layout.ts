@@ -169,9 +169,10 @@ export function layoutIso9660(files: readonly MediaFile[]): Iso9660Layout {
   });
 
   const laidOutFiles: LaidOutFile[] = [];
-  for (const dir of directories) {
-    for (const c of dir.children) {
-      if (c.kind !== 'file') continue;
+  const inOrder = directories.flatMap((dir) => dir.children.filter((c): c is LaidOutFile => c.kind === 'file'));
+  // Files that must be written after all others (the signed manifest: it holds their hashes) go last.
+  for (const c of [...inOrder.filter((f) => !f.file.emitLast), ...inOrder.filter((f) => f.file.emitLast)]) {
+    {
       // An empty file has no extent: location 0 rather than a neighbour's block (genisoimage) or the
       // block past the end of the volume, which a strict reader could take for a bad extent.
       c.location = c.size === 0 ? 0 : next;

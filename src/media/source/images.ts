@@ -12,6 +12,7 @@ import { openIso9660, type IsoEntry } from '../iso9660/reader.js';
 import { openZip, type ZipEntryInfo } from '../zip/reader.js';
 import { EntryTable, type MediaKind, type MediaSource, type SourceEntry, type SourceFinding, type SourceLimits } from './types.js';
 import { ZipEntryReader, type ZipEntryReaderOptions } from './zip-entry-reader.js';
+import { YauzlReader } from './yauzl-reader.js';
 
 interface Listing<T> {
   readonly entries: SourceEntry[];
@@ -84,9 +85,12 @@ export async function openImageSource(kind: Extract<MediaKind, 'iso9660' | 'fat'
   }
 }
 
-/** A ZIP file: the central directory checked by openZip, each entry served by a ZipEntryReader. */
-export async function openZipSource(where: string, limits: SourceLimits, readerOptions: ZipEntryReaderOptions = {}): Promise<MediaSource> {
-  const volume = await openZip(where, { maxEntries: limits.maxEntries });
+/**
+ * A ZIP file (or a ZIP image read through `image`, which the source then owns): the central directory
+ * checked by openZip, each entry served by a ZipEntryReader.
+ */
+export async function openZipSource(where: string, limits: SourceLimits, readerOptions: ZipEntryReaderOptions = {}, image?: RandomAccessReader): Promise<MediaSource> {
+  const volume = await openZip(image ? { reader: new YauzlReader(image), size: image.size, name: where } : where, { maxEntries: limits.maxEntries });
   const { entries, findings, table } = list<ZipEntryInfo>(depthFirst(volume.entries), limits);
   let closed = false;
   return {

@@ -14,6 +14,7 @@ import { constants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { DcmsafeError } from '../../errors/index.js';
+import type { RandomAccessReader } from '../io/random-access-reader.js';
 import { readVolumeDescriptorSet } from '../iso9660/reader.js';
 import { openFolder } from './folder.js';
 import { HandleReader, probeSize, readAt, sysfsDeviceSize } from './handle-reader.js';
@@ -30,6 +31,25 @@ export { sniffImage, type ImageKind } from './sniff.js';
 export interface OpenMediaOptions {
   /** How ZIP entries are read at random (tests make the window small). */
   zipReader?: ZipEntryReaderOptions;
+}
+
+/**
+ * A medium image already at hand as a RandomAccessReader (an ISO 9660, FAT or ZIP image in memory,
+ * say), sniffed and opened as openMedia opens an image file; `name` stands for it in messages and
+ * reports. The source owns `image` from here on (closed by close(), or on failure).
+ */
+export async function openMediaImage(image: RandomAccessReader, name: string, limits?: Partial<SourceLimits>, options: OpenMediaOptions = {}): Promise<MediaSource> {
+  const max = resolveLimits(limits);
+  checkLimits(max);
+  try {
+    const kind = await sniffImage((position, length) => image.read(position, length), image.size);
+    if (kind === undefined) throw notAMedium(name, `unknown content, ${image.size} bytes`);
+    if (kind === 'zip') return await openZipSource(name, max, options.zipReader, image);
+    return await openImageSource(kind, name, image, max);
+  } catch (e) {
+    await image.close().catch(() => undefined);
+    throw e;
+  }
 }
 
 function notAMedium(where: string, what: string): DcmsafeError {

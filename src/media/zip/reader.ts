@@ -92,12 +92,20 @@ function asZipError(e: unknown, file: string, entry?: string): DcmsafeError {
   return zipError('ZIP_INVALID', `${file}${entry ? `: ${entry}` : ''}: not a valid ZIP (${message})`, { file, ...(entry ? { entry } : {}) }, e);
 }
 
-async function openYauzl(path: string): Promise<ZipFile> {
-  const reader = await FileRandomAccessReader.open(path);
+/** A ZIP held elsewhere than in a file of its own (an image in memory): yauzl's reader over it, its size and a name for messages. */
+export interface ZipSource {
+  readonly reader: yauzl.RandomAccessReader;
+  readonly size: number;
+  readonly name: string;
+}
+
+async function openYauzl(source: string | ZipSource): Promise<ZipFile> {
+  const reader = typeof source === 'string' ? await FileRandomAccessReader.open(source) : source.reader;
+  const size = typeof source === 'string' ? (reader as FileRandomAccessReader).size : source.size;
   return new Promise((resolve, reject) => {
     yauzl.fromRandomAccessReader(
       reader,
-      reader.size,
+      size,
       // decodeStrings off: names come as bytes and are decoded and checked here, so a bad name
       // gets our error code instead of yauzl's generic one.
       { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: true },
@@ -161,14 +169,15 @@ class NameRegistry {
 }
 
 /** Opens a ZIP, reads and checks its whole central directory; contents are read only by `openFile`. */
-export async function openZip(path: string, limits: ZipLimits = {}): Promise<ZipVolume> {
+export async function openZip(source: string | ZipSource, limits: ZipLimits = {}): Promise<ZipVolume> {
+  const path = typeof source === 'string' ? source : source.name;
   // Field by field: an explicit `undefined` must not switch a limit off.
   const max: Required<ZipLimits> = {
     maxEntries: limits.maxEntries ?? DEFAULT_ZIP_LIMITS.maxEntries,
     maxTotalSize: limits.maxTotalSize ?? DEFAULT_ZIP_LIMITS.maxTotalSize,
     maxRatio: limits.maxRatio ?? DEFAULT_ZIP_LIMITS.maxRatio,
   };
-  const zipfile = await openYauzl(path).catch((e: unknown) => {
+  const zipfile = await openYauzl(source).catch((e: unknown) => {
     throw asZipError(e, path);
   });
   try {
