@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type * as Campaign from '../../src/fuzz/campaign.js';
 import { inputAt, prepare } from '../../src/fuzz/inputs.js';
 import { apply, type Seed } from '../../src/fuzz/mutate.js';
 import { corpusDir, runOne } from '../../src/fuzz/target.js';
@@ -51,7 +52,8 @@ describe.each(TARGET_NAMES.map((t) => [t]))('fuzz target %s', (name) => {
 
 describe('fuzz campaign', () => {
   it('names and saves each kind of failure, and goes on after a hang or a dead worker', async () => {
-    const { runCampaign } = (await import(path.join(REPO, 'dist', 'fuzz', 'campaign.js'))) as typeof import('../../src/fuzz/campaign.js');
+    // The campaign's workers are compiled files, so the campaign is taken from dist/ too.
+    const { runCampaign } = (await import(path.join(REPO, 'dist', 'fuzz', 'campaign.js'))) as typeof Campaign;
     const fixtures = await tempDir('fuzz-selftest');
     const report = await runCampaign({ target: 'selftest', iterations: 24, seed: 3, timeoutMs: 600, fixtures, heapLimitMb: 128 });
     const prepared = await prepare(await loadTarget('selftest'));
