@@ -14,22 +14,37 @@ import { SettingsFlow } from './settings.js';
 type Task = 'burn' | 'import' | 'verify' | 'settings' | 'sign-out';
 
 export function SignIn(props: { readonly desk: DeskServices; readonly onSignedIn: (operator: OperatorInfo) => void; readonly message?: string }): ReactNode {
-  const [user, setUser] = useState('');
+  const [user, showUser] = useState('');
+  const userRef = useRef('');
+  const setUser = (v: string): void => {
+    userRef.current = v;
+    showUser(v);
+  };
   const [password, setPassword] = useState('');
-  const [field, setField] = useState<'user' | 'password'>('user');
+  const [field, showField] = useState<'user' | 'password'>('user');
+  // Which field takes the keys, known at once (not at the next render), so that what is typed right
+  // after Enter or Tab reaches the next field. The Enter that leaves the name may then reach the
+  // password field as well: Enter on an empty password does nothing (no account has one).
+  const focused = useRef<'user' | 'password'>('user');
+  const setField = (next: 'user' | 'password' | ((f: 'user' | 'password') => 'user' | 'password')): void => {
+    const to = typeof next === 'function' ? next(focused.current) : next;
+    focused.current = to;
+    showField(to);
+  };
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const busyRef = useRef(false);
   const submit = (typed: string): void => {
-    if (busyRef.current) return;
-    if (user.trim() === '') {
+    if (busyRef.current || typed === '') return;
+    const name = userRef.current;
+    if (name.trim() === '') {
       setField('user');
       return;
     }
     busyRef.current = true;
     setBusy(true);
     setError(undefined);
-    props.desk.signIn(user.trim(), typed).then(
+    props.desk.signIn(name.trim(), typed).then(
       (r) => {
         busyRef.current = false;
         setBusy(false);
@@ -64,8 +79,8 @@ export function SignIn(props: { readonly desk: DeskServices; readonly onSignedIn
       <Text>{config.institution ? `${config.institution.name}: ` : ''}make and check patient media (CD, DVD, USB, ZIP).</Text>
       <Text> </Text>
       {props.message ? <Notice kind="info">{props.message}</Notice> : null}
-      <TextField label="Operator" value={user} onChange={setUser} onSubmit={() => setField('password')} active={!busy && field === 'user'} />
-      <TextField label="Password" value={password} onChange={setPassword} onSubmit={submit} mask active={!busy && field === 'password'} />
+      <TextField label="Operator" value={user} onChange={setUser} onSubmit={() => setField('password')} active={!busy && field === 'user'} hasFocus={() => !busyRef.current && focused.current === 'user'} />
+      <TextField label="Password" value={password} onChange={setPassword} onSubmit={submit} mask active={!busy && field === 'password'} hasFocus={() => !busyRef.current && focused.current === 'password'} />
       <Text> </Text>
       {busy ? <Text>Checking…</Text> : null}
       {error ? <Notice kind="error">{error}</Notice> : null}

@@ -171,6 +171,13 @@ export function TextField(props: {
   readonly mask?: boolean;
   readonly active?: boolean;
   readonly placeholder?: string;
+  /**
+   * For screens with several fields typed in a row: the field listens whenever this says it has the
+   * focus, asked at each key rather than at the last render, so text typed right after Enter or Tab
+   * reaches the next field even before the screen is drawn again (else the old field, still listening,
+   * would take it: a password typed fast into the name field).
+   */
+  readonly hasFocus?: () => boolean;
 }): ReactNode {
   // The value as typed so far, ahead of the next render (keys can come faster than renders).
   const value = useRef(props.value);
@@ -181,6 +188,7 @@ export function TextField(props: {
   };
   useInput(
     (input, key) => {
+      if (props.hasFocus && !props.hasFocus()) return;
       // A terminal may hand over typed-ahead text and its Enter as one chunk (a paste, a barcode
       // reader, a fast typist): the text before the line end goes in, then the field is submitted.
       const lineEnd = key.return ? -1 : input.search(/[\r\n]/);
@@ -195,7 +203,7 @@ export function TextField(props: {
         change(value.current + [...input].filter((c) => c >= ' ' && c !== '\u007f').join(''));
       }
     },
-    { isActive: props.active !== false },
+    { isActive: props.hasFocus !== undefined || props.active !== false },
   );
   const shown = props.mask ? '•'.repeat(props.value.length) : props.value;
   const focus = props.active !== false;

@@ -32,6 +32,22 @@ describe('front desk: sign-in and home', () => {
     for (const t of ['Burn media', 'Import media', 'Verify media', 'Settings', 'Sign out', 'signed in: alice (admin)', 'Esc sign out']) expect(home).toContain(t);
   });
 
+  it('a name, Enter, a password and Enter typed faster than the screen redraws sign in as that name (the password never lands in the name)', async () => {
+    const desk = fakeDesk();
+    const s = drive(<App desk={desk} />);
+    await s.settle();
+    // All four chunks in one act(): no render and no effect between them, as on a loaded machine.
+    await s.act(() => {
+      for (const chunk of ['alice', ENTER, 'correct horse battery', ENTER]) s.stdin.write(chunk);
+    });
+    await s.settle(50);
+    const calls = desk.calls.filter((c) => c.method === 'signIn');
+    expect(calls).toHaveLength(1);
+    expect(JSON.stringify(calls[0])).toContain('"alice"');
+    expect(JSON.stringify(calls[0])).not.toContain('alicecorrect');
+    expect(s.frame()).toContain('What would you like to do?');
+  });
+
   it('a wrong password says so without telling which part was wrong, and stays on sign-in', async () => {
     const desk = fakeDesk();
     const s = drive(<App desk={desk} />);
