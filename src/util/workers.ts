@@ -6,10 +6,13 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { DcmsafeError } from '../errors/index.js';
 
 export function workerCount(script: URL, env: NodeJS.ProcessEnv = process.env): number {
   if (!existsSync(fileURLToPath(script))) return 0;
-  const asked = env.DCMSAFE_WORKERS;
-  if (asked !== undefined && /^\d+$/.test(asked)) return Math.min(Number(asked), 64);
-  return Math.min(availableParallelism(), 8);
+  const asked = env.DCMSAFE_WORKERS?.trim();
+  if (asked === undefined || asked === '') return Math.min(availableParallelism(), 8);
+  // A typo must not quietly mean "one per core" (or none): say so.
+  if (!/^\d+$/.test(asked)) throw new DcmsafeError('USAGE', `DCMSAFE_WORKERS must be a whole number of worker threads (0 for none), not "${env.DCMSAFE_WORKERS}"`, { DCMSAFE_WORKERS: env.DCMSAFE_WORKERS });
+  return Math.min(Number(asked), 64);
 }
