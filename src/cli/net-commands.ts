@@ -95,7 +95,7 @@ function failedFate(f: ImportReport['failed'][number]): string {
 export function formatImportReport(r: ImportReport): string {
   const lines: string[] = [];
   const v = r.verify;
-  lines.push(`Medium: ${v.media} — verdict ${v.verdict}${v.passed ? '' : ' (policy fails)'}`);
+  lines.push(`Medium: ${v.media.path} (${v.media.kind}) — verdict ${v.verdict}${v.passed ? '' : ' (policy fails)'}`);
   lines.push(`Destination: ${r.destination}`);
   lines.push(`Stored now: ${r.stored.length}${r.stored.some((s) => s.untrusted) ? ` (${r.stored.filter((s) => s.untrusted).length} with origin not proven, --allow-untrusted)` : ''}`);
   if (r.alreadyStored.length) lines.push(`Already stored by an earlier run: ${r.alreadyStored.length}`);

@@ -6,7 +6,7 @@ import type { ImportReport } from '../../src/pipelines/import-media.js';
 describe('import report text', () => {
   it('tells an instance never sent from one refused and from one sent without an answer', () => {
     const report = {
-      verify: { media: 'disc.iso', verdict: 'trusted', passed: true },
+      verify: { media: { path: 'disc.iso', kind: 'iso9660', secure: true, dicomdir: 'present' }, verdict: 'trusted', passed: true },
       destination: 'PACS@127.0.0.1:11112',
       stored: [],
       alreadyStored: [],
@@ -21,6 +21,7 @@ describe('import report text', () => {
       exitCode: 4,
     } as unknown as ImportReport;
     const text = formatImportReport(report);
+    expect(text).toMatch(/^Medium: disc\.iso \(iso9660\) — verdict trusted$/m);
     expect(text).toMatch(/A: NET_CONNECT: refused \(not sent\)/);
     expect(text).toMatch(/B: Out of resources \(refused by the PACS\)/);
     expect(text).toMatch(/C: NET_TIMEOUT: no answer \(sent, not acknowledged: the PACS may hold it; a re-run sends it again\)/);
