@@ -14,6 +14,7 @@ import type { ImportEvent, ImportReport } from '../pipelines/import-media.js';
 import { loadReconcileMap } from '../pipelines/reconcile-map.js';
 import type { Policy } from '../pipelines/verify-report.js';
 import { clockFromEnvironment } from '../util/clock.js';
+import { visible } from '../report/verify-text.js';
 import { addVerifyOptions, resolveKeys, resolveTrust, verifyFlags } from './verify-options.js';
 import { auditNodeRefused } from '../audit/events.js';
 import type { AuditTrail } from '../audit/trail.js';
@@ -68,16 +69,16 @@ function importProgress(event: ImportEvent): void {
       process.stderr.write(`sending ${event.instances} instance(s) to ${event.destination}\n`);
       break;
     case 'instance-stored':
-      process.stderr.write(`  stored ${event.file}${event.untrusted ? ' (origin not proven)' : ''}${event.status !== 0 ? ` (status ${event.status.toString(16).toUpperCase().padStart(4, '0')})` : ''}\n`);
+      process.stderr.write(`  stored ${visible(event.file)}${event.untrusted ? ' (origin not proven)' : ''}${event.status !== 0 ? ` (status ${event.status.toString(16).toUpperCase().padStart(4, '0')})` : ''}\n`);
       break;
     case 'instance-failed':
-      process.stderr.write(`  NOT stored ${event.file || '(all remaining)'}: ${event.reason}\n`);
+      process.stderr.write(`  NOT stored ${event.file ? visible(event.file) : '(all remaining)'}: ${visible(event.reason)}\n`);
       break;
     case 'security-alert':
-      process.stderr.write(`  SECURITY ALERT ${event.file}: ${event.reason}\n`);
+      process.stderr.write(`  SECURITY ALERT ${visible(event.file)}: ${visible(event.reason)}\n`);
       break;
     case 'retry':
-      process.stderr.write(`  connection lost (${event.reason}); retry ${event.attempt} in ${Math.round(event.waitMs / 1000)} s\n`);
+      process.stderr.write(`  connection lost (${visible(event.reason)}); retry ${event.attempt} in ${Math.round(event.waitMs / 1000)} s\n`);
       break;
     default:
       break;
@@ -95,21 +96,21 @@ function failedFate(f: ImportReport['failed'][number]): string {
 export function formatImportReport(r: ImportReport): string {
   const lines: string[] = [];
   const v = r.verify;
-  lines.push(`Medium: ${v.media.path} (${v.media.kind}) — verdict ${v.verdict}${v.passed ? '' : ' (policy fails)'}`);
+  lines.push(`Medium: ${visible(v.media.path)} (${v.media.kind}) — verdict ${v.verdict}${v.passed ? '' : ' (policy fails)'}`);
   lines.push(`Destination: ${r.destination}`);
   lines.push(`Stored now: ${r.stored.length}${r.stored.some((s) => s.untrusted) ? ` (${r.stored.filter((s) => s.untrusted).length} with origin not proven, --allow-untrusted)` : ''}`);
   if (r.alreadyStored.length) lines.push(`Already stored by an earlier run: ${r.alreadyStored.length}`);
   if (r.skipped.length) {
     lines.push(`Not sent (verification or policy): ${r.skipped.length}`);
-    for (const s of r.skipped) lines.push(`  ${s.file}: ${s.reason ?? ''}`);
+    for (const s of r.skipped) lines.push(`  ${visible(s.file)}: ${visible(s.reason ?? '')}`);
   }
   if (r.notPatientData.length) {
     lines.push(`Not imported, no patient's data: ${r.notPatientData.length}`);
-    for (const s of r.notPatientData) lines.push(`  ${s.file}: ${s.reason ?? ''}`);
+    for (const s of r.notPatientData) lines.push(`  ${visible(s.file)}: ${visible(s.reason ?? '')}`);
   }
   if (r.failed.length) {
     lines.push(`NOT stored: ${r.failed.length}`);
-    for (const f of r.failed) lines.push(`  ${f.file}: ${f.reason ?? ''}${failedFate(f)}`);
+    for (const f of r.failed) lines.push(`  ${visible(f.file)}: ${visible(f.reason ?? '')}${failedFate(f)}`);
   }
   lines.push(`Journal: ${r.journal}`);
   lines.push(
