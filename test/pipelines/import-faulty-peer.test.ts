@@ -20,6 +20,7 @@ import { loadCertificates } from '../../src/security/pki/certificates.js';
 import { loadPrivateKey } from '../../src/security/pki/keys.js';
 import { REPO, run, tempDir } from '../helpers/env.js';
 import { startFaultyPeer, type FaultyPeer, type FaultyPeerOptions, type StoreBehaviour } from '../net/faulty-peer.js';
+import { secureMedium } from './secure-medium.js';
 
 const CLI = path.join(REPO, 'dist/cli/main.js');
 const CT = '1.2.840.10008.5.1.4.1.1.2';
@@ -83,20 +84,7 @@ describe('import against a faulty peer', () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first`);
     writeInstances(path.join(dir, 'in'));
     expect(run('node', [CLI, 'pki', 'demo', '--out', pki]).status).toBe(0);
-    const r = run('node', [CLI, 'create', path.join(dir, 'in'), '--media', 'folder', '--out', media, '--sign-cert', path.join(pki, 'media-signer.pem'), '--sign-key', path.join(pki, 'media-signer.key'), '--recipient', path.join(pki, 'media-recipient.pem')]);
-    expect(r.status, r.stderr).toBe(0);
-    base = {
-      media,
-      verify: {
-        trust: { anchors: loadCertificates(readFileSync(path.join(pki, 'demo-root-ca.pem'))), crls: [] },
-        keys: { certificates: [{ certificate: loadCertificates(readFileSync(path.join(pki, 'media-recipient.pem')))[0]!, privateKey: loadPrivateKey(readFileSync(path.join(pki, 'media-recipient.key'))) }], passwords: [] },
-        policy: 'standard',
-      },
-      destination: { host: '127.0.0.1', port: 104, calledAE: 'PACS' },
-      local: { patientId: 'LOCAL-7', issuerOfPatientId: 'OURHOSP' },
-      retries: 0,
-      retryDelayMs: 1,
-    };
+    base = { ...secureMedium(path.join(dir, 'in'), media, pki), destination: { host: '127.0.0.1', port: 104, calledAE: 'PACS' }, local: { patientId: 'LOCAL-7', issuerOfPatientId: 'OURHOSP' }, retries: 0 };
   }, 120_000);
 
   afterEach(async () => {

@@ -15,10 +15,9 @@ import { T } from '../../src/dicom/tags.js';
 import { importMedia, type ImportEvent, type ImportOptions, type StoreSessionLike } from '../../src/pipelines/import-media.js';
 import { planMedia } from '../../src/pipelines/verify-media.js';
 import { rawPrivate } from '../../src/security/cms/rsa.js';
-import { loadCertificates } from '../../src/security/pki/certificates.js';
-import { loadPrivateKey } from '../../src/security/pki/keys.js';
 import { REPO, run, tempDir } from '../helpers/env.js';
 import { listFiles } from '../helpers/files.js';
+import { secureMedium } from './secure-medium.js';
 
 const CLI = path.join(REPO, 'dist/cli/main.js');
 
@@ -70,23 +69,6 @@ function fakePacs(options: { failFor?: (sop: string) => number | undefined; onOp
     get opened() {
       return state.opened;
     },
-  };
-}
-
-/** A signed and encrypted folder medium of `input` made by the CLI with the demo PKI, and import options for it. */
-function secureMedium(input: string, media: string, pki: string): Omit<ImportOptions, 'openSession' | 'journalFile'> {
-  const r = run('node', [CLI, 'create', input, '--media', 'folder', '--out', media, '--sign-cert', path.join(pki, 'media-signer.pem'), '--sign-key', path.join(pki, 'media-signer.key'), '--recipient', path.join(pki, 'media-recipient.pem')]);
-  expect(r.status, r.stderr).toBe(0);
-  return {
-    media,
-    verify: {
-      trust: { anchors: loadCertificates(readFileSync(path.join(pki, 'demo-root-ca.pem'))), crls: [] },
-      keys: { certificates: [{ certificate: loadCertificates(readFileSync(path.join(pki, 'media-recipient.pem')))[0]!, privateKey: loadPrivateKey(readFileSync(path.join(pki, 'media-recipient.key'))) }], passwords: [] },
-      policy: 'standard',
-    },
-    destination: { host: '127.0.0.1', port: 2762, calledAE: 'PACS' },
-    local: { patientId: 'LOCAL-1', issuerOfPatientId: 'OURHOSP' },
-    retryDelayMs: 1,
   };
 }
 
