@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
+import type { RandomAccessReader } from '../media/io/random-access-reader.js';
 import type { MediaSource } from '../media/source/types.js';
 import type { ImagePlan } from '../media/media-file.js';
 import { materialize, mutatedInput, type Field, type Mutation, type Seed } from './mutate.js';
@@ -13,8 +14,11 @@ import type { FuzzInput } from './target.js';
 
 const CHUNK = 64 * 1024;
 
-/** Opens every file of `source` and reads it to the end in forward chunks, then closes everything. */
-export async function readWholeSource(source: MediaSource): Promise<number> {
+/**
+ * Opens every file of `source` and reads it to the end in forward chunks (then `more`, if given, with
+ * the file still open), then closes everything.
+ */
+export async function readWholeSource(source: MediaSource, more?: (reader: RandomAccessReader) => Promise<void>): Promise<number> {
   let total = 0;
   try {
     for (const entry of source.entries) {
@@ -26,6 +30,7 @@ export async function readWholeSource(source: MediaSource): Promise<number> {
           pos += chunk.length;
           total += chunk.length;
         }
+        await more?.(reader);
       } finally {
         await reader.close();
       }

@@ -18,13 +18,12 @@ import { memoryFile } from '../../media/media-file.js';
 import { openZipSource } from '../../media/source/images.js';
 import { resolveLimits } from '../../media/source/types.js';
 import { planZip, type ZipCompression } from '../../media/zip/writer.js';
-import { collect, hasTool, repairedMutations, runTool, syncLinked } from '../media-inputs.js';
+import { collect, hasTool, readWholeSource, repairedMutations, runTool, syncLinked } from '../media-inputs.js';
 import type { Seed } from '../mutate.js';
 import type { FuzzTarget } from '../target.js';
 import { fixZipTimes, linkedZipFields, withZip64End, zipFields } from '../zip-fields.js';
 
 const NOW = new Date('2024-05-06T07:08:09Z');
-const CHUNK = 64 * 1024;
 
 function content(name: string, size: number, compressible: boolean): Buffer {
   const b = Buffer.alloc(size);
@@ -115,23 +114,9 @@ export const zipTarget: FuzzTarget = {
     } else {
       source = await openZipSource('fuzz.zip', resolveLimits(), options, new BufferReader(input, 'fuzz.zip'));
     }
-    try {
-      for (const entry of source.entries) {
-        const reader = await source.open(entry);
-        try {
-          for (let pos = 0; pos < reader.size; ) {
-            const chunk = await reader.read(pos, Math.min(CHUNK, reader.size - pos));
-            if (chunk.length === 0) break;
-            pos += chunk.length;
-          }
-          // Then back and forth: restart, restart, buffer whole, and a read from the buffer.
-          if (reader.size > 0) for (const at of [0, reader.size >> 1, 0, reader.size >> 1, 0, reader.size - 1]) await reader.read(at, Math.min(1000, reader.size - at));
-        } finally {
-          await reader.close();
-        }
-      }
-    } finally {
-      await source.close();
-    }
+    // Forward to the end, then back and forth: restart, restart, buffer whole, and a read from the buffer.
+    await readWholeSource(source, async (reader) => {
+      if (reader.size > 0) for (const at of [0, reader.size >> 1, 0, reader.size >> 1, 0, reader.size - 1]) await reader.read(at, Math.min(1000, reader.size - at));
+    });
   },
 };
