@@ -5,7 +5,7 @@
  * bound (memory: a worker that runs out of its heap, or an input that allocates too much). Each failure
  * is saved as a fixture (the input, and a JSON note saying how it was made) for the regression tests.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -152,6 +152,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         });
       });
       await Promise.all(pending);
+      // A worker stopped after a hang or killed by its heap limit could not remove its scratch folder.
+      await rm(task.scratch, { recursive: true, force: true });
       from = outcome.next;
     }
   };

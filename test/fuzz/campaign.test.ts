@@ -6,6 +6,7 @@
  * The campaign runs worker threads from dist/ (built by `npm test` before vitest).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type * as Campaign from '../../src/fuzz/campaign.js';
@@ -69,5 +70,7 @@ describe('fuzz campaign', () => {
     const note = JSON.parse(readFileSync(path.join(fixtures, 'selftest', saved.find((f) => f.startsWith('crash') && f.endsWith('.json'))!), 'utf8')) as { message: string; how: string };
     expect(note.message).toMatch(/TypeError: a parser bug/);
     expect(existsSync(path.join(fixtures, 'selftest'))).toBe(true);
+    // Workers stopped after a hang or killed by the heap limit leave no scratch folder behind.
+    expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`dcmsafe-fuzz-${process.pid}-`))).toEqual([]);
   }, 120_000);
 });
