@@ -5,7 +5,7 @@
  * the final name holds the complete image or does not exist. What a killed run left behind is removed
  * by the next run for the same name (only partials by our naming, and only when their writer is gone).
  */
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { DcmsafeError } from '../errors/index.js';
 import { partialPath, removeStalePartials, syncFolder } from '../util/durable.js';
@@ -15,6 +15,57 @@ export async function checkOutputFile(out: string): Promise<void> {
   if (st) throw new DcmsafeError('OUTPUT_NOT_EMPTY', `${out} exists; dcmsafe does not overwrite images`, { file: out });
   const dir = await stat(path.dirname(path.resolve(out))).catch(() => undefined);
   if (!dir?.isDirectory()) throw new DcmsafeError('INPUT_NOT_FOUND', `the folder of ${out} does not exist`, { file: out });
+}
+
+async function writeAll(handle: FileHandle, b: Buffer, n: number): Promise<void> {
+  for (let done = 0; done < n; ) done += (await handle.write(b, done, n - done)).bytesWritten;
+}
+
+/** Bytes gathered before one write: a few large writes instead of one per chunk (tens of thousands). */
+export const WRITE_BLOCK = 2 << 20;
+
+/**
+ * Copies chunks into one of two blocks and writes a block when it is full, filling the other one
+ * meanwhile: the next chunks are produced while the previous block is on its way to the disk. Chunks
+ * are copied, so a producer may reuse a chunk's memory as soon as the next one is asked for.
+ */
+export class CoalescingWriter {
+  private current = Buffer.allocUnsafeSlow(WRITE_BLOCK);
+  private spare = Buffer.allocUnsafeSlow(WRITE_BLOCK);
+  private fill = 0;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly write: (block: Buffer, length: number) => Promise<void>) {}
+
+  async put(chunk: Buffer): Promise<void> {
+    for (let at = 0; at < chunk.length; ) {
+      const n = chunk.copy(this.current, this.fill, at);
+      this.fill += n;
+      at += n;
+      if (this.fill === this.current.length) await this.flush();
+    }
+  }
+
+  /** Writes what is left and waits for every write. */
+  async finish(): Promise<void> {
+    if (this.fill > 0) await this.flush();
+    await this.pending;
+  }
+
+  /** Waits for a write in flight, whatever happened (before the file is closed); its error was or will be thrown by put/finish. */
+  async settle(): Promise<void> {
+    await this.pending.catch(() => undefined);
+  }
+
+  private async flush(): Promise<void> {
+    await this.pending; // the spare block is free once its write is done
+    const block = this.current;
+    this.pending = this.write(block, this.fill);
+    this.pending.catch(() => undefined); // handled: the next put or finish throws it
+    this.current = this.spare;
+    this.spare = block;
+    this.fill = 0;
+  }
 }
 
 /** Streams `chunks` into `out`; returns the bytes written, which must be `expected` when given. */
@@ -27,13 +78,19 @@ export async function writeImageFile(out: string, chunks: AsyncIterable<Buffer>,
   try {
     const handle = await open(partial, 'wx', 0o644);
     try {
-      for await (const c of chunks) {
-        for (let done = 0; done < c.length; ) done += (await handle.write(c, done, c.length - done)).bytesWritten;
-        written += c.length;
-        if (onProgress && written - reported >= 64 << 20) {
-          reported = written;
-          onProgress(written);
+      const sink = new CoalescingWriter((b, n) => writeAll(handle, b, n));
+      try {
+        for await (const c of chunks) {
+          await sink.put(c);
+          written += c.length;
+          if (onProgress && written - reported >= 64 << 20) {
+            reported = written;
+            onProgress(written);
+          }
         }
+        await sink.finish();
+      } finally {
+        await sink.settle();
       }
       if (expected !== undefined && written !== expected) {
         throw new DcmsafeError('INTERNAL', `${out}: wrote ${written} bytes, planned ${expected}`, { file: out });
