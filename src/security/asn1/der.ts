@@ -170,9 +170,19 @@ export function compareDerOrder(a: Buffer, b: Buffer): number {
   return 0;
 }
 
-/** OBJECT IDENTIFIER (X.690 §8.19) from dotted form. */
+// Every Secure DICOM File names the same dozen OIDs: encoded once each, not once per file (the arcs
+// go through BigInt). Bounded, in case OIDs from input ever pass through here.
+const encodedOids = new Map<string, Buffer>();
+const MAX_CACHED_OIDS = 256;
+
+/** OBJECT IDENTIFIER (X.690 §8.19) from dotted form. The value is shared: encoders only read it. */
 export function oid(dotted: string): DerNode {
-  return primitive(TAG.OID, encodeOidValue(dotted));
+  let value = encodedOids.get(dotted);
+  if (!value) {
+    value = encodeOidValue(dotted);
+    if (encodedOids.size < MAX_CACHED_OIDS) encodedOids.set(dotted, value);
+  }
+  return primitive(TAG.OID, value);
 }
 
 export function encodeOidValue(dotted: string): Buffer {
