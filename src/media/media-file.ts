@@ -6,6 +6,11 @@
 export interface OpenedContent {
   readonly stream: AsyncIterable<Buffer>;
   close(): Promise<void>;
+  /**
+   * The SHA-256 (hex) of the bytes `stream` yielded, once it has ended, when the producer computed it
+   * anyway (a worker thread hashes what it produces, so the writer's thread does not have to).
+   */
+  readonly sha256?: () => string | undefined;
 }
 
 export interface MediaFile {

@@ -199,7 +199,7 @@ async function createMediaFrom(options: CreateOptions, staging: DeidStaging | un
 
   const security = options.security ? describeSecurity(options.security) : undefined;
   const manifestBy = manifestSigner(options.security, options.dicomSignature);
-  const pool = startPool(options, ctx, whole.instances.length);
+  const pool = startPool(options, ctx, whole.instances.length, manifestBy !== undefined);
   try {
     return await writeVolumes();
   } finally {
@@ -220,11 +220,16 @@ async function createMediaFrom(options: CreateOptions, staging: DeidStaging | un
         ...(security?.signer ? { signedBy: security.signer.subject } : {}),
         ...(options.dicomSignature ? { dicomSignedBy: describeCertificate(options.dicomSignature.certificate).subject } : {}),
       };
-      const sequence = pool?.sequence(plan.instances.map((p) => ({ job: jobOf(p), size: sizes.get(p.instance.path) as number })));
+      const out = outputs[i] as string;
+      // Images are written through writeImageFile, which is done with a chunk when it asks for the next.
+      const borrow = ['cd', 'dvd', 'bd'].includes(options.media) || (options.media === 'usb' && isImageOutput('usb', out));
+      const sequence = pool?.sequence(
+        plan.instances.map((p) => ({ job: jobOf(p), size: sizes.get(p.instance.path) as number })),
+        { borrow },
+      );
       const { files: planned, description } = await volumeFiles(plan, sizes, sequence ? { ...vctx, producer: sequence } : vctx);
       // Signed media also get a signed manifest of every file (MANIFEST.P7M, emitted last).
       const mediaFiles = manifestBy ? withManifest(planned, manifestBy, clock) : planned;
-      const out = outputs[i] as string;
       // Progress at most every 64 MiB, and at the end.
       const progress = (bytesTotal: number) => {
         let last = -Infinity;
@@ -268,12 +273,12 @@ async function createMediaFrom(options: CreateOptions, staging: DeidStaging | un
  * copies (the disk is the limit), for a single file, or when the Random cannot be rebuilt on
  * another thread (a test's own); see parallel/pool.ts.
  */
-function startPool(options: CreateOptions, ctx: ProtectContext, instances: number): InstancePool | undefined {
+function startPool(options: CreateOptions, ctx: ProtectContext, instances: number, hashOutput: boolean): InstancePool | undefined {
   const workers = poolSize();
   const spec = randomSpec(ctx.random);
   if (workers < 1 || instances < 2 || !spec || (!options.security && !options.dicomSignature)) return undefined;
   return new InstancePool(
-    { ...(options.security ? { security: options.security } : {}), ...(options.dicomSignature ? { dicomSignature: options.dicomSignature } : {}), random: spec, window: WINDOW },
+    { ...(options.security ? { security: options.security } : {}), ...(options.dicomSignature ? { dicomSignature: options.dicomSignature } : {}), random: spec, window: WINDOW, hashOutput },
     { workers: Math.min(workers, instances), clock: ctx.clock },
   );
 }

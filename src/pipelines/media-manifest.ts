@@ -66,14 +66,17 @@ export function withManifest(files: readonly MediaFile[], signer: Signer, clock:
       size: f.size,
       open: async () => {
         const opened = await f.open();
-        const hash = createHash('sha256');
+        // A producer that hashed the content already (a worker thread) saves this thread the work.
+        const hash = opened.sha256 ? undefined : createHash('sha256');
         return {
           stream: (async function* () {
             for await (const chunk of opened.stream) {
-              hash.update(chunk);
+              hash?.update(chunk);
               yield chunk;
             }
-            hashes.set(file, hash.digest('hex'));
+            const sha256 = hash ? hash.digest('hex') : opened.sha256?.();
+            if (sha256 === undefined) throw new DcmsafeError('INTERNAL', `${f.path.join('/')}: its producer gave no SHA-256 for the manifest`);
+            hashes.set(file, sha256);
           })(),
           close: () => opened.close(),
         };

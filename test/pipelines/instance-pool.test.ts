@@ -4,6 +4,7 @@
  * producing each instance here, in any order the writer opens them; errors keep their codes; a worker
  * never runs more than its window ahead of the writer; abandoned and mis-guessed jobs are cancelled.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
@@ -82,9 +83,9 @@ function inThread(stats: { sentAhead: number; maxAhead: number; cancels: number 
 
 const ctx = (): ProtectContext => ({ security, clock: fixedClock('2025-01-01T00:00:00Z'), random: seededRandom('pool test') });
 
-function startPool(workers: number, stats = { sentAhead: 0, maxAhead: 0, cancels: 0 }, window = 4 << 20): InstancePool {
+function startPool(workers: number, stats = { sentAhead: 0, maxAhead: 0, cancels: 0 }, window = 4 << 20, hashOutput = false): InstancePool {
   const c = ctx();
-  const pool = new InstancePool({ security, random: randomSpec(c.random) as NonNullable<ReturnType<typeof randomSpec>>, window }, { workers, clock: c.clock, spawn: inThread(stats) });
+  const pool = new InstancePool({ security, random: randomSpec(c.random) as NonNullable<ReturnType<typeof randomSpec>>, window, hashOutput }, { workers, clock: c.clock, spawn: inThread(stats) });
   pools.push(pool);
   return pool;
 }
@@ -140,6 +141,78 @@ describe('instance pool', () => {
     await opened.close();
     expect(n).toBe(size);
     expect(stats.maxAhead).toBeLessThanOrEqual(window + (1 << 20));
+  }, 60_000);
+
+  it('runs many small files ahead of a writer that waits, but holds no more than its byte budget of large ones', async () => {
+    const small = Array.from({ length: 30 }, (_, i) => instance(200 + i, 3000));
+    const smallSizes = await Promise.all(small.map((j) => outputSizeOf(j, ctx())));
+    const stats = { sentAhead: 0, maxAhead: 0, cancels: 0 };
+    const window = 1 << 20;
+    const pool = startPool(1, stats, window);
+    expect(pool.budget).toBe(2 * window);
+    const seq = pool.sequence(small.map((job, i) => ({ job, size: smallSizes[i] as number })));
+    const first = await seq.open(small[0] as InstanceJob, smallSizes[0] as number);
+    await new Promise((r) => setTimeout(r, 500)); // the writer is busy: the worker goes on alone
+    // Every small file fits the budget: all of them were produced ahead (the lookahead is not 2 jobs).
+    expect(stats.sentAhead).toBe(smallSizes.reduce((a, b) => a + b, 0));
+    await first.close();
+    seq.close();
+
+    const large = Array.from({ length: 6 }, (_, i) => instance(300 + i, 3 << 20));
+    const largeSizes = await Promise.all(large.map((j) => outputSizeOf(j, ctx())));
+    const stats2 = { sentAhead: 0, maxAhead: 0, cancels: 0 };
+    const seq2 = startPool(1, stats2, window).sequence(large.map((job, i) => ({ job, size: largeSizes[i] as number })));
+    const opened = await seq2.open(large[0] as InstanceJob, largeSizes[0] as number);
+    await new Promise((r) => setTimeout(r, 500));
+    // The open file and two more (2 windows of budget), each at most a window plus a block ahead.
+    expect(stats2.maxAhead).toBeLessThanOrEqual(3 * (window + (1 << 20)));
+    let n = 0;
+    for await (const chunk of opened.stream) n += chunk.length;
+    await opened.close();
+    expect(n).toBe(largeSizes[0]);
+    seq2.close();
+  }, 60_000);
+
+  it('hands over the SHA-256 of each file with its bytes when asked to (the signed manifest lists it)', async () => {
+    const jobs = Array.from({ length: 3 }, (_, i) => instance(400 + i, 200_000 + i * 300_001));
+    const sizes = await Promise.all(jobs.map((j) => outputSizeOf(j, ctx())));
+    const seq = startPool(2, undefined, 4 << 20, true).sequence(jobs.map((job, i) => ({ job, size: sizes[i] as number })));
+    for (const [i, j] of jobs.entries()) {
+      const o = await seq.open(j, sizes[i] as number);
+      expect(o.sha256?.()).toBeUndefined(); // not before the content has ended
+      const bytes = await collectChunks(o.stream);
+      expect(o.sha256?.()).toBe(createHash('sha256').update(bytes).digest('hex'));
+      await o.close();
+    }
+    // Without the setup's flag, no digest is offered: the manifest hashes on the writer's thread.
+    const plain = await startPool(1).sequence([{ job: jobs[0] as InstanceJob, size: sizes[0] as number }]).open(jobs[0] as InstanceJob, sizes[0] as number);
+    expect(plain.sha256).toBeUndefined();
+    await collectChunks(plain.stream);
+    await plain.close();
+  }, 60_000);
+
+  it('lends views of the workers\' shared memory to a writer that is done with each chunk when it asks for the next', async () => {
+    const jobs = Array.from({ length: 4 }, (_, i) => instance(500 + i, 10_000 + i * 2_500_001));
+    const sizes = await Promise.all(jobs.map((j) => outputSizeOf(j, ctx())));
+    const expected = await Promise.all(jobs.map((j, i) => bytesOf(openInstance(j, sizes[i] as number, ctx()))));
+    const seq = startPool(2).sequence(
+      jobs.map((job, i) => ({ job, size: sizes[i] as number })),
+      { borrow: true },
+    );
+    const memory = new Set<ArrayBufferLike>();
+    for (const [i, j] of jobs.entries()) {
+      const o = await seq.open(j, sizes[i] as number);
+      const copies: Buffer[] = [];
+      for await (const chunk of o.stream) {
+        memory.add(chunk.buffer);
+        copies.push(Buffer.from(chunk)); // what writeImageFile does: copy (or write) before asking for more
+      }
+      await o.close();
+      expect(Buffer.concat(copies).equals(expected[i] as Buffer)).toBe(true);
+    }
+    // 7.5 MB went through two workers' fixed shared memory: no buffer per chunk.
+    expect(memory.size).toBe(2);
+    expect([...memory].every((m) => m instanceof SharedArrayBuffer)).toBe(true);
   }, 60_000);
 
   it('stops a job the writer abandons, and goes on with the next', async () => {

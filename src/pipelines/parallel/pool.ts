@@ -16,17 +16,46 @@ import type { Clock } from '../../util/clock.js';
 import { workerCount } from '../../util/workers.js';
 import type { InstanceJob, InstanceProducer } from '../instance-output.js';
 import type { FromWorker, WorkerError, WorkerLike, WorkerSetup } from './protocol.js';
+import { CELL_BYTES, CELL_COUNT } from './serve.js';
 
 /** Per job: bytes a worker may run ahead of the writer. */
 export const WINDOW = 4 << 20;
 
+/** Most jobs in flight beyond the one being written (small files: many run ahead within the byte budget). */
+export const MAX_LOOKAHEAD = 64;
+
 export interface PoolOptions {
   readonly workers: number;
-  /** Jobs in flight beyond the one being written. */
+  /** Jobs in flight beyond the one being written (default MAX_LOOKAHEAD). */
   readonly lookahead?: number;
+  /**
+   * Bytes the jobs in flight may hold, each counted as the least of its size and the window (a job
+   * never holds more): default two windows per worker. Small files run far ahead, large ones a few.
+   */
+  readonly budget?: number;
+  /** Per job: bytes a worker may run ahead of the writer (the setup's window). */
+  readonly window?: number;
   readonly clock: Clock;
   /** Starts a worker (tests serve jobs on this thread through a MessageChannel). */
   readonly spawn?: (setup: WorkerSetup) => WorkerLike;
+}
+
+/** What the pool is given to start its workers: the setup, less each worker's own shared memory. */
+export type PoolSetup = Omit<WorkerSetup, 'shared'>;
+
+export interface SequenceOptions {
+  /**
+   * The writer is done with a chunk when it asks for the next one (it copies or writes it first, as
+   * writeImageFile does): chunks are then views of the workers' shared memory, given back when the
+   * next is asked for. Otherwise (writers that queue chunks: ZIP, folders) each chunk is a copy.
+   */
+  readonly borrow?: boolean;
+}
+
+/** A chunk as it arrived: a view of one cell of a worker's shared memory. */
+interface Arrived {
+  readonly bytes: Buffer;
+  readonly cell: number;
 }
 
 const WORKER_SCRIPT = new URL('./worker.js', import.meta.url);
@@ -42,9 +71,11 @@ function spawnThread(setup: WorkerSetup): WorkerLike {
 }
 
 class Job {
-  readonly chunks: Buffer[] = [];
+  readonly chunks: Arrived[] = [];
   ended = false;
   cancelled = false;
+  /** SHA-256 of the content, from the worker (when the pool's setup asks for it). */
+  sha256: string | undefined;
   error: Error | undefined;
   slot: Slot | undefined;
   private waiter: (() => void) | undefined;
@@ -54,6 +85,7 @@ class Job {
     readonly job: InstanceJob,
     readonly size: number,
     private readonly pool: InstancePool,
+    private readonly borrow: boolean,
   ) {}
 
   wake(): void {
@@ -68,16 +100,27 @@ class Job {
   }
 
   opened(): OpenedContent {
-    return { stream: this.stream(), close: () => Promise.resolve(this.pool.cancel(this)) };
+    const opened = { stream: this.stream(), close: () => Promise.resolve(this.pool.cancel(this)) };
+    return this.pool.hashesOutput ? { ...opened, sha256: () => (this.ended && this.chunks.length === 0 ? this.sha256 : undefined) } : opened;
   }
 
   private async *stream(): AsyncGenerator<Buffer> {
+    let lent: Arrived | undefined;
     try {
       for (;;) {
         const chunk = this.chunks.shift();
         if (chunk) {
-          this.pool.credit(this, chunk.length);
-          yield chunk;
+          this.pool.credit(this, chunk.bytes.length);
+          if (this.borrow) {
+            lent = chunk;
+            yield chunk.bytes;
+            lent = undefined;
+            this.pool.release(this, chunk.cell); // the writer asked for the next chunk: done with this one
+          } else {
+            const copy = Buffer.from(chunk.bytes);
+            this.pool.release(this, chunk.cell);
+            yield copy;
+          }
           continue;
         }
         if (this.error) throw this.error;
@@ -85,6 +128,7 @@ class Job {
         await new Promise<void>((resolve) => (this.waiter = resolve));
       }
     } finally {
+      if (lent) this.pool.release(this, lent.cell);
       this.pool.cancel(this);
     }
   }
@@ -92,6 +136,8 @@ class Job {
 
 interface Slot {
   readonly worker: WorkerLike;
+  /** Views of the worker's cells (its shared memory). */
+  readonly cells: readonly Buffer[];
   job: Job | undefined;
 }
 
@@ -102,13 +148,22 @@ export class InstancePool {
   private nextId = 1;
   private broken: Error | undefined;
   readonly lookahead: number;
+  readonly budget: number;
+  private readonly window: number;
+  /** @internal each job's content comes with its SHA-256 (WorkerSetup.hashOutput). */
+  readonly hashesOutput: boolean;
 
-  constructor(setup: WorkerSetup, private readonly options: PoolOptions) {
+  constructor(setup: PoolSetup, private readonly options: PoolOptions) {
+    this.hashesOutput = setup.hashOutput === true;
     if (options.workers < 1) throw new RangeError('an instance pool needs at least one worker');
-    this.lookahead = options.lookahead ?? options.workers * 2;
+    this.lookahead = options.lookahead ?? MAX_LOOKAHEAD;
+    this.window = options.window ?? setup.window;
+    this.budget = options.budget ?? options.workers * 2 * this.window;
     const spawn = options.spawn ?? spawnThread;
     for (let i = 0; i < options.workers; i++) {
-      const slot: Slot = { worker: spawn(setup), job: undefined };
+      const shared = new SharedArrayBuffer(CELL_BYTES * CELL_COUNT);
+      const cells = Array.from({ length: CELL_COUNT }, (_, c) => Buffer.from(shared, c * CELL_BYTES, CELL_BYTES));
+      const slot: Slot = { worker: spawn({ ...setup, shared }), cells, job: undefined };
       slot.worker.on('message', (m) => this.receive(slot, m));
       slot.worker.on('error', (e) => this.crash(e));
       this.slots.push(slot);
@@ -116,31 +171,41 @@ export class InstancePool {
   }
 
   /** A producer for files the writer will most likely open in this order. */
-  sequence(entries: readonly { job: InstanceJob; size: number }[]): InstanceProducer & { close(): void } {
+  sequence(entries: readonly { job: InstanceJob; size: number }[], options: SequenceOptions = {}): InstanceProducer & { close(): void } {
+    const borrow = options.borrow === true;
     const index = new Map(entries.map((e, i) => [key(e.job), i]));
     const inFlight = new Map<number, Job>();
+    let held = 0; // bytes the jobs in flight may hold
+    const weight = (j: Job): number => Math.min(j.size, this.window);
+    const drop = (): void => {
+      for (const j of inFlight.values()) this.cancel(j);
+      inFlight.clear();
+      held = 0;
+    };
     return {
       open: (job, size) => {
         const i = index.get(key(job));
-        if (i === undefined) return Promise.resolve(this.dispatch(job, size).opened());
-        if (!inFlight.has(i)) {
-          // The writer went elsewhere than guessed: drop the guesses, start again from here.
-          for (const j of inFlight.values()) this.cancel(j);
-          inFlight.clear();
+        if (i === undefined) return Promise.resolve(this.dispatch(job, size, borrow).opened());
+        if (!inFlight.has(i)) drop(); // the writer went elsewhere than guessed: start again from here
+        const guessed = inFlight.get(i);
+        if (guessed) {
+          inFlight.delete(i);
+          held -= weight(guessed);
         }
-        const current = inFlight.get(i) ?? this.dispatch(job, size);
-        inFlight.delete(i);
-        for (let k = i + 1; k < entries.length && inFlight.size < this.lookahead; k++) {
-          if (inFlight.has(k)) continue;
+        const current = guessed ?? this.dispatch(job, size, borrow);
+        // Keys ascend in insertion order: the last one is the furthest guess so far.
+        let k = i + 1;
+        for (const at of inFlight.keys()) k = Math.max(k, at + 1);
+        for (; k < entries.length && inFlight.size < this.lookahead; k++) {
           const e = entries[k] as { job: InstanceJob; size: number };
-          inFlight.set(k, this.dispatch(e.job, e.size));
+          const w = Math.min(e.size, this.window);
+          if (inFlight.size > 0 && held + w > this.budget) break; // one job always runs ahead, whatever its size
+          inFlight.set(k, this.dispatch(e.job, e.size, borrow));
+          held += w;
         }
         return Promise.resolve(current.opened());
       },
-      close: () => {
-        for (const j of inFlight.values()) this.cancel(j);
-        inFlight.clear();
-      },
+      close: drop,
     };
   }
 
@@ -151,8 +216,8 @@ export class InstancePool {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  private dispatch(job: InstanceJob, size: number): Job {
-    const j = new Job(this.nextId++, job, size, this);
+  private dispatch(job: InstanceJob, size: number, borrow: boolean): Job {
+    const j = new Job(this.nextId++, job, size, this, borrow);
     if (this.broken) j.fail(this.broken);
     else {
       this.jobs.set(j.id, j);
@@ -167,11 +232,16 @@ export class InstancePool {
     if (j.slot) j.slot.worker.postMessage({ type: 'credit', id: j.id, bytes });
   }
 
+  /** @internal the writer is done with a chunk: its cell goes back to the worker that filled it. */
+  release(j: Job, cell: number): void {
+    j.slot?.worker.postMessage({ type: 'release', cell });
+  }
+
   /** @internal stop a job that is no longer wanted (finished, abandoned, or a wrong guess). */
   cancel(j: Job): void {
     if (j.cancelled) return;
     j.cancelled = true;
-    j.chunks.length = 0;
+    for (const c of j.chunks.splice(0)) this.release(j, c.cell);
     if (j.slot && !j.ended) j.slot.worker.postMessage({ type: 'cancel', id: j.id });
     if (!j.slot) {
       this.jobs.delete(j.id);
@@ -194,14 +264,22 @@ export class InstancePool {
   private receive(slot: Slot, m: FromWorker): void {
     const j = this.jobs.get(m.id);
     if (m.type === 'chunk') {
-      if (j && !j.cancelled) {
-        j.chunks.push(Buffer.from(m.data, 0, m.length));
-        j.wake();
+      const cell = slot.cells[m.cell];
+      if (!cell || !Number.isInteger(m.length) || m.length < 1 || m.length > cell.length) {
+        this.crash(new Error(`a worker named cell ${m.cell} with ${m.length} bytes`));
+        return;
       }
+      if (j && !j.cancelled) {
+        j.chunks.push({ bytes: cell.subarray(0, m.length), cell: m.cell });
+        j.wake();
+      } else slot.worker.postMessage({ type: 'release', cell: m.cell });
       return;
     }
     if (j) {
-      if (m.type === 'end') j.ended = true;
+      if (m.type === 'end') {
+        j.ended = true;
+        j.sha256 = m.sha256;
+      }
       else if (m.type === 'error') j.fail(asError(m.error));
       j.wake();
       this.jobs.delete(m.id);

@@ -1,7 +1,11 @@
 /**
- * Messages between the instance pool (main thread) and its workers. Jobs are plain data; content
- * comes back in blocks whose memory is transferred, not copied; the main thread grants credit as the
- * writer consumes blocks, so a worker never runs more than a window ahead (back-pressure).
+ * Messages between the instance pool (main thread) and its workers. Jobs are plain data. Content
+ * comes back through memory the two threads share: each worker has its own SharedArrayBuffer of
+ * fixed cells; it fills a free cell and names it in a `chunk`, the main thread gives the cell back
+ * (`release`) once the writer is done with it. Nothing is allocated or transferred per chunk (each
+ * transferred buffer was new external memory on the main thread, and cost it a full garbage
+ * collection every few MiB). The main thread also grants credit as the writer consumes chunks, so a
+ * worker never runs more than a window ahead on one job (back-pressure).
  */
 import type { DicomSigner } from '../../dicom/signature/sign.js';
 import type { RandomSpec } from '../../util/random.js';
@@ -15,12 +19,17 @@ export interface WorkerSetup {
   readonly random: RandomSpec;
   /** Bytes a worker may have sent for one job and not yet been credited. */
   readonly window: number;
+  /** Hash every job's output (SHA-256) and send it with `end`: the signed media manifest lists it. */
+  readonly hashOutput?: boolean;
+  /** This worker's cells (serve.ts CELL_BYTES each), shared with the main thread. */
+  readonly shared: SharedArrayBuffer;
 }
 
 export type ToWorker =
   | { readonly type: 'job'; readonly id: number; readonly job: InstanceJob; readonly size: number; readonly now: number }
   | { readonly type: 'credit'; readonly id: number; readonly bytes: number }
-  | { readonly type: 'cancel'; readonly id: number };
+  | { readonly type: 'cancel'; readonly id: number }
+  | { readonly type: 'release'; readonly cell: number };
 
 export interface WorkerError {
   readonly code?: string;
@@ -29,8 +38,8 @@ export interface WorkerError {
 }
 
 export type FromWorker =
-  | { readonly type: 'chunk'; readonly id: number; readonly data: ArrayBuffer; readonly length: number }
-  | { readonly type: 'end'; readonly id: number }
+  | { readonly type: 'chunk'; readonly id: number; readonly cell: number; readonly length: number }
+  | { readonly type: 'end'; readonly id: number; readonly sha256?: string }
   | { readonly type: 'cancelled'; readonly id: number }
   | { readonly type: 'error'; readonly id: number; readonly error: WorkerError };
 

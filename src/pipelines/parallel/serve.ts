@@ -4,16 +4,16 @@
  * and waits for credit whenever a window's worth is unconsumed. A cancelled job stops at the next
  * block and closes its input.
  */
+import { createHash } from 'node:crypto';
 import { isDcmsafeError } from '../../errors/index.js';
 import { fixedClock } from '../../util/clock.js';
 import { randomFromSpec } from '../../util/random.js';
 import { openInstance, type ProtectContext } from '../instance-output.js';
 import { revive, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
 
-export const BLOCK = 1 << 20;
-
-/** Chunks at least this large are handed over without a copy when they own their memory. */
-const MIN_HANDOVER = 64 << 10;
+/** Cells of the shared memory a worker fills and the writer's thread reads (see protocol.ts). */
+export const CELL_BYTES = 256 << 10;
+export const CELL_COUNT = 32;
 
 export interface PortLike {
   postMessage(message: FromWorker, transfer?: ArrayBuffer[]): void;
@@ -26,6 +26,52 @@ interface JobState {
   wake?: () => void;
 }
 
+function wait(state: JobState): Promise<void> {
+  return new Promise<void>((resolve) => (state.wake = resolve));
+}
+
+function wake(state: JobState): void {
+  const w = state.wake;
+  state.wake = undefined;
+  w?.();
+}
+
+interface Cell {
+  readonly index: number;
+  readonly bytes: Buffer;
+}
+
+/** The worker's side of its shared memory: which cells are free to fill. */
+class Cells {
+  private readonly free: number[] = [];
+  private readonly views: Buffer[] = [];
+
+  constructor(shared: SharedArrayBuffer, private readonly returned: () => void) {
+    const count = Math.floor(shared.byteLength / CELL_BYTES);
+    if (count < 1) throw new RangeError('the shared memory of a pool worker holds no cell');
+    for (let i = 0; i < count; i++) {
+      this.views.push(Buffer.from(shared, i * CELL_BYTES, CELL_BYTES));
+      this.free.push(i);
+    }
+  }
+
+  /** A free cell, waiting for one the writer gives back; undefined when the job is cancelled meanwhile. */
+  async take(state: JobState): Promise<Cell | undefined> {
+    for (;;) {
+      if (state.cancelled) return undefined;
+      const index = this.free.shift();
+      if (index !== undefined) return { index, bytes: this.views[index] as Buffer };
+      await wait(state);
+    }
+  }
+
+  give(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.views.length || this.free.includes(index)) return;
+    this.free.push(index);
+    this.returned();
+  }
+}
+
 export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
   const setup = revive(rawSetup);
   const base = {
@@ -34,6 +80,10 @@ export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
     random: randomFromSpec(setup.random),
   };
   const states = new Map<number, JobState>();
+  const cells = new Cells(setup.shared, () => {
+    // A cell came back: wake the job waiting for one (at most one job runs at a time).
+    for (const s of states.values()) wake(s);
+  });
   const queue: Extract<ToWorker, { type: 'job' }>[] = [];
   let running = false;
 
@@ -47,8 +97,8 @@ export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
   const run = async (message: Extract<ToWorker, { type: 'job' }>): Promise<void> => {
     const state = states.get(message.id) as JobState;
     try {
-      if (!state.cancelled) await produce(message, state);
-      port.postMessage(state.cancelled ? { type: 'cancelled', id: message.id } : { type: 'end', id: message.id });
+      const sha256 = state.cancelled ? undefined : await produce(message, state);
+      port.postMessage(state.cancelled ? { type: 'cancelled', id: message.id } : { type: 'end', id: message.id, ...(sha256 ? { sha256 } : {}) });
     } catch (e) {
       port.postMessage(state.cancelled ? { type: 'cancelled', id: message.id } : { type: 'error', id: message.id, error: describe(e) });
     } finally {
@@ -56,46 +106,39 @@ export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
     }
   };
 
-  const produce = async (message: Extract<ToWorker, { type: 'job' }>, state: JobState): Promise<void> => {
+  /** Sends the job's content; returns the SHA-256 of it when the setup asks for it. */
+  const produce = async (message: Extract<ToWorker, { type: 'job' }>, state: JobState): Promise<string | undefined> => {
     const ctx: ProtectContext = { ...base, clock: fixedClock(message.now) };
-    // Only the CMS writer's output is known to be fresh buffers nobody keeps (see below).
-    const owned = base.security !== undefined;
     const opened = await openInstance(revive(message.job), message.size, ctx);
-    let left = message.size;
-    let block = Buffer.allocUnsafeSlow(Math.max(1, Math.min(BLOCK, left)));
+    const hash = setup.hashOutput ? createHash('sha256') : undefined;
+    let block: Cell | undefined;
     let fill = 0;
     const send = async (): Promise<void> => {
-      const full = block;
+      const full = block as Cell;
       const length = fill;
+      block = undefined;
       fill = 0;
-      block = Buffer.allocUnsafeSlow(Math.max(1, Math.min(BLOCK, left - length)));
-      await post(full.buffer as ArrayBuffer, length);
-    };
-    const post = async (data: ArrayBuffer, length: number): Promise<void> => {
-      port.postMessage({ type: 'chunk', id: message.id, data, length }, [data]);
+      port.postMessage({ type: 'chunk', id: message.id, cell: full.index, length });
       state.outstanding += length;
-      left -= length;
-      while (state.outstanding >= setup.window && !state.cancelled) await new Promise<void>((resolve) => (state.wake = resolve));
+      while (state.outstanding >= setup.window && !state.cancelled) await wait(state);
     };
     try {
       for await (const chunk of opened.stream) {
-        // Ciphertext blocks are fresh buffers of their own that nothing else holds: handed over as they
-        // are (no copy). Anything else (a view into a read buffer) is copied into a block of ours.
-        if (owned && fill === 0 && chunk.length >= MIN_HANDOVER && chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.length) {
-          await post(chunk.buffer as ArrayBuffer, chunk.length);
-          if (state.cancelled) return;
-          continue;
-        }
+        hash?.update(chunk);
         for (let at = 0; at < chunk.length && !state.cancelled; ) {
-          const n = chunk.copy(block, fill, at);
+          block ??= await cells.take(state);
+          if (!block) break; // cancelled while waiting for a cell
+          const n = chunk.copy(block.bytes, fill, at);
           fill += n;
           at += n;
-          if (fill === block.length) await send();
+          if (fill === block.bytes.length) await send();
         }
-        if (state.cancelled) return;
+        if (state.cancelled) return undefined;
       }
       if (fill > 0) await send();
+      return hash?.digest('hex');
     } finally {
+      if (block) cells.give(block.index); // taken, never sent (cancelled or failed)
       await opened.close();
     }
   };
@@ -107,13 +150,15 @@ export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
       void pump();
       return;
     }
+    if (message.type === 'release') {
+      cells.give(message.cell);
+      return;
+    }
     const state = states.get(message.id);
     if (!state) return;
     if (message.type === 'credit') state.outstanding -= message.bytes;
     else state.cancelled = true;
-    const wake = state.wake;
-    state.wake = undefined;
-    wake?.();
+    wake(state);
   });
 }
 
