@@ -50,14 +50,15 @@ function instance(i: number, pixels: number): InstanceJob {
   return { path: file, kind: 'copy', sopClassUID: SOP_CLASS, sopInstanceUID: uid, fileId: ['DICOM', `IM${i}`] };
 }
 
-/** Worker threads stand-in: the worker code on this thread, behind a MessageChannel; counts what it sent and was credited. */
+/** Worker threads stand-in: the worker code on this thread, behind a MessageChannel; counts what it sent and had back. */
 function inThread(stats: { sentAhead: number; maxAhead: number; cancels: number }): (setup: WorkerSetup) => WorkerLike {
   return (setup) => {
     const { port1, port2 } = new MessageChannel();
     serveJobs(port2, setup);
+    const inCell = new Map<number, number>();
     return {
       postMessage: (m: ToWorker) => {
-        if (m.type === 'credit') stats.sentAhead -= m.bytes;
+        if (m.type === 'release') stats.sentAhead -= inCell.get(m.cell) ?? 0;
         if (m.type === 'cancel') stats.cancels++;
         port1.postMessage(m);
       },
@@ -65,6 +66,7 @@ function inThread(stats: { sentAhead: number; maxAhead: number; cancels: number 
         if (event === 'message')
           port1.on('message', (m: FromWorker) => {
             if (m.type === 'chunk') {
+              inCell.set(m.cell, m.length);
               stats.sentAhead += m.length;
               stats.maxAhead = Math.max(stats.maxAhead, stats.sentAhead);
             }
@@ -144,7 +146,8 @@ describe('instance pool', () => {
   }, 60_000);
 
   it('runs many small files ahead of a writer that waits, but holds no more than its byte budget of large ones', async () => {
-    const small = Array.from({ length: 30 }, (_, i) => instance(200 + i, 3000));
+    // 12 small files: within the budget and the worker's cells (one cell each), more than the old 2 jobs per worker.
+    const small = Array.from({ length: 12 }, (_, i) => instance(200 + i, 3000));
     const smallSizes = await Promise.all(small.map((j) => outputSizeOf(j, ctx())));
     const stats = { sentAhead: 0, maxAhead: 0, cancels: 0 };
     const window = 1 << 20;

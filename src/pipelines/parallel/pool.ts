@@ -3,7 +3,7 @@
  * CPU work that does not depend on any other file, so a pool of worker threads produces the next
  * files while the writer (ISO 9660, FAT, ZIP, folder: one sequential stream) consumes the current
  * one. Output order and bytes are the writer's, exactly as without the pool; memory is bounded by
- * LOOKAHEAD jobs × the per-job window, whatever the file sizes (a worker waits for credit).
+ * the byte budget of the jobs in flight and by each worker's shared cells, whatever the file sizes.
  *
  * The pool guesses the writer's order from the list it is given (`sequence`); when the writer opens
  * a file the guess did not have in flight, the jobs in flight are cancelled and the lookahead starts
@@ -110,7 +110,6 @@ class Job {
       for (;;) {
         const chunk = this.chunks.shift();
         if (chunk) {
-          this.pool.credit(this, chunk.bytes.length);
           if (this.borrow) {
             lent = chunk;
             yield chunk.bytes;
@@ -227,12 +226,7 @@ export class InstancePool {
     return j;
   }
 
-  /** @internal the writer took `bytes` of the job: the worker may produce that much more. */
-  credit(j: Job, bytes: number): void {
-    if (j.slot) j.slot.worker.postMessage({ type: 'credit', id: j.id, bytes });
-  }
-
-  /** @internal the writer is done with a chunk: its cell goes back to the worker that filled it. */
+  /** @internal the writer is done with a chunk: its cell goes back to the worker that filled it, which may produce that much more. */
   release(j: Job, cell: number): void {
     j.slot?.worker.postMessage({ type: 'release', cell });
   }

@@ -4,8 +4,8 @@
  * fixed cells; it fills a free cell and names it in a `chunk`, the main thread gives the cell back
  * (`release`) once the writer is done with it. Nothing is allocated or transferred per chunk (each
  * transferred buffer was new external memory on the main thread, and cost it a full garbage
- * collection every few MiB). The main thread also grants credit as the writer consumes chunks, so a
- * worker never runs more than a window ahead on one job (back-pressure).
+ * collection every few MiB). A worker never has more than a window of one job's bytes in cells not
+ * yet given back, nor more than its cells (back-pressure).
  */
 import type { DicomSigner } from '../../dicom/signature/sign.js';
 import type { RandomSpec } from '../../util/random.js';
@@ -17,7 +17,7 @@ export interface WorkerSetup {
   readonly security?: MediaSecurity;
   readonly dicomSignature?: DicomSigner;
   readonly random: RandomSpec;
-  /** Bytes a worker may have sent for one job and not yet been credited. */
+  /** Bytes of one job a worker may have sent and not yet had back (released). */
   readonly window: number;
   /** Hash every job's output (SHA-256) and send it with `end`: the signed media manifest lists it. */
   readonly hashOutput?: boolean;
@@ -27,7 +27,6 @@ export interface WorkerSetup {
 
 export type ToWorker =
   | { readonly type: 'job'; readonly id: number; readonly job: InstanceJob; readonly size: number; readonly now: number }
-  | { readonly type: 'credit'; readonly id: number; readonly bytes: number }
   | { readonly type: 'cancel'; readonly id: number }
   | { readonly type: 'release'; readonly cell: number };
 

@@ -1,8 +1,9 @@
 /**
  * The worker side of the instance pool: runs one job at a time (convert, sign, protect: the same
- * `openInstance` the main thread would run), sends the content in blocks of at most BLOCK bytes,
- * and waits for credit whenever a window's worth is unconsumed. A cancelled job stops at the next
- * block and closes its input.
+ * `openInstance` the main thread would run), copies the content into cells of the memory it shares
+ * with the main thread and names each full cell in a message; it waits when it has no free cell, or
+ * when a window's worth of the job is not yet given back. A cancelled job stops at the next cell and
+ * closes its input.
  */
 import { createHash } from 'node:crypto';
 import { isDcmsafeError } from '../../errors/index.js';
@@ -12,8 +13,8 @@ import { openInstance, type ProtectContext } from '../instance-output.js';
 import { revive, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
 
 /** Cells of the shared memory a worker fills and the writer's thread reads (see protocol.ts). */
-export const CELL_BYTES = 256 << 10;
-export const CELL_COUNT = 32;
+export const CELL_BYTES = 512 << 10;
+export const CELL_COUNT = 16;
 
 export interface PortLike {
   postMessage(message: FromWorker, transfer?: ArrayBuffer[]): void;
@@ -80,6 +81,8 @@ export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
     random: randomFromSpec(setup.random),
   };
   const states = new Map<number, JobState>();
+  /** Cells sent and not yet given back: whose bytes they hold. */
+  const lent = new Map<number, { state: JobState; length: number }>();
   const cells = new Cells(setup.shared, () => {
     // A cell came back: wake the job waiting for one (at most one job runs at a time).
     for (const s of states.values()) wake(s);
@@ -119,6 +122,7 @@ export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
       block = undefined;
       fill = 0;
       port.postMessage({ type: 'chunk', id: message.id, cell: full.index, length });
+      lent.set(full.index, { state, length });
       state.outstanding += length;
       while (state.outstanding >= setup.window && !state.cancelled) await wait(state);
     };
@@ -151,13 +155,15 @@ export function serveJobs(port: PortLike, rawSetup: WorkerSetup): void {
       return;
     }
     if (message.type === 'release') {
+      const was = lent.get(message.cell);
+      lent.delete(message.cell);
+      if (was) was.state.outstanding -= was.length;
       cells.give(message.cell);
       return;
     }
     const state = states.get(message.id);
     if (!state) return;
-    if (message.type === 'credit') state.outstanding -= message.bytes;
-    else state.cancelled = true;
+    state.cancelled = true; // 'cancel'
     wake(state);
   });
 }
