@@ -52,14 +52,26 @@ async function prepareInstance(job: InstanceJob, ctx: ProtectContext): Promise<{
   });
 }
 
-/** The size an instance will have on the medium (converted, signed, then protected), found without writing it. */
-export async function outputSizeOf(job: InstanceJob, ctx: ProtectContext): Promise<number> {
+/**
+ * The size an instance will have on the medium (converted, signed, then protected), found without
+ * writing it. A file copied as it is has the size the scan found (`scannedSize`): it is not opened
+ * again (thousands of files: an open, a stat and a close each, on the planning thread). Should it
+ * change before it is written, writing it fails with the size check, as for any other change.
+ */
+export async function outputSizeOf(job: InstanceJob, ctx: ProtectContext, scannedSize?: number): Promise<number> {
+  if (job.kind === 'copy' && !ctx.dicomSignature && scannedSize !== undefined) {
+    return protect(ctx.security, { size: scannedSize, stream: () => notStreamed(job) }, ctx).size;
+  }
   const out = await prepareInstance(job, ctx);
   try {
     return protect(ctx.security, out, ctx).size;
   } finally {
     await out.close();
   }
+}
+
+function notStreamed(job: InstanceJob): never {
+  throw new Error(`${job.path}: sized from its scan, not to be streamed`);
 }
 
 /** The instance's bytes on the medium; throws when they would not be the `size` planned. */

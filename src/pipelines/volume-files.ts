@@ -19,7 +19,7 @@ export type { ProtectContext } from './instance-output.js';
 
 /** The size an instance will have on the medium (converted, signed, then protected), found without writing it. */
 export function outputSize(p: PlannedInstance, ctx: ProtectContext): Promise<number> {
-  return outputSizeOf(jobOf(p), ctx);
+  return outputSizeOf(jobOf(p), ctx, p.instance.size);
 }
 
 export function instanceFile(p: PlannedInstance, size: number, ctx: ProtectContext): MediaFile {

@@ -5,7 +5,7 @@
  * never runs more than its window ahead of the writer; abandoned and mis-guessed jobs are cancelled.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -216,6 +216,16 @@ describe('instance pool', () => {
     // 7.5 MB went through two workers' fixed shared memory: no buffer per chunk.
     expect(memory.size).toBe(2);
     expect([...memory].every((m) => m instanceof SharedArrayBuffer)).toBe(true);
+  }, 60_000);
+
+  it('sizes a file copied as it is from its scanned size, without opening it, and refuses it when it changed since', async () => {
+    const job = instance(600, 50_000);
+    const scanned = statSync(job.path).size;
+    const size = await outputSizeOf(job, ctx());
+    expect(await outputSizeOf(job, ctx(), scanned)).toBe(size);
+    expect(await outputSizeOf({ ...job, path: path.join(dir, 'gone.dcm') }, ctx(), scanned)).toBe(size); // not opened
+    appendFileSync(job.path, Buffer.alloc(16)); // the file grows between planning and writing
+    await expect(openInstance(job, size, ctx())).rejects.toThrow(/output size changed between planning/);
   }, 60_000);
 
   it('stops a job the writer abandons, and goes on with the next', async () => {

@@ -167,6 +167,40 @@ function contentInfoTree(recipients: DerNode[], hasPwri: boolean, innerType: str
   return sequence(oid(OID.envelopedData), explicit(0, sequence(integer(version), setOf(recipients), encryptedContentInfo)));
 }
 
+interface PlannedSizes {
+  readonly plainLength: number;
+  readonly ciphertextLength: number;
+  readonly size: number;
+}
+
+// Sizing a file builds its DER trees (and sorts its SETs by encoding): a run of thousands of CT
+// slices asks for the same few content lengths with the same signer and recipients, so the sizes
+// are kept per run, keyed by everything they depend on. Bounded; the trees are still built and
+// checked against these sizes when each file is written.
+const recipientIds = new WeakMap<Recipient | Signer, number>();
+let nextRecipientId = 1;
+const sizeCache = new Map<string, PlannedSizes>();
+const MAX_CACHED_SIZES = 4096;
+
+function idOf(o: Recipient | Signer): number {
+  let id = recipientIds.get(o);
+  if (id === undefined) {
+    id = nextRecipientId++;
+    recipientIds.set(o, id);
+  }
+  return id;
+}
+
+function cachedSizes(options: SecureWriteOptions, cipher: CipherSpec, digest: DigestSpec, contentLength: number, compute: () => PlannedSizes): PlannedSizes {
+  const key = [contentLength, cipher.name, digest.name, options.signingTime.toISOString(), options.signer ? idOf(options.signer) : 0, ...options.recipients.map(idOf)].join('|');
+  const known = sizeCache.get(key);
+  if (known) return known;
+  const computed = compute();
+  if (sizeCache.size >= MAX_CACHED_SIZES) sizeCache.clear();
+  sizeCache.set(key, computed);
+  return computed;
+}
+
 export function planSecureFile(contentLength: number, options: SecureWriteOptions): SecureFilePlan {
   if (!Number.isSafeInteger(contentLength) || contentLength < 0) throw usage(`bad content length ${contentLength}`);
   if (!Array.isArray(options.recipients) || options.recipients.length === 0) throw usage('a Secure DICOM File needs at least one recipient');
@@ -189,18 +223,22 @@ export function planSecureFile(contentLength: number, options: SecureWriteOption
   const placeholderInner = (): DerNode =>
     signer ? innerTree(Buffer.alloc(signer.digest.length), Buffer.alloc(signer.signatureLength)) : innerTree(Buffer.alloc(digest.length), Buffer.alloc(0));
 
-  const plainLength = sizeOf(placeholderInner());
-  const ciphertextLength = sizeOfCbcCiphertext(plainLength, cipher.blockSize);
-  const size = sizeOf(
-    contentInfoTree(
-      recipients.map((r) => recipientInfo(r, cipher, null, null)),
-      hasPwri,
-      innerType,
-      cipher,
-      Buffer.alloc(cipher.blockSize),
-      ciphertextLength,
-    ),
-  );
+  const sizes = cachedSizes(options, cipher, digest, contentLength, () => {
+    const plain = sizeOf(placeholderInner());
+    const ciphertext = sizeOfCbcCiphertext(plain, cipher.blockSize);
+    const whole = sizeOf(
+      contentInfoTree(
+        recipients.map((r) => recipientInfo(r, cipher, null, null)),
+        hasPwri,
+        innerType,
+        cipher,
+        Buffer.alloc(cipher.blockSize),
+        ciphertext,
+      ),
+    );
+    return { plainLength: plain, ciphertextLength: ciphertext, size: whole };
+  });
+  const { ciphertextLength, size } = sizes;
 
   async function* stream(content: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     const cek = random.bytes(cipher.keyLength);

@@ -102,6 +102,22 @@ describe('writer', () => {
     }
   });
 
+  it('plans the same sizes again from its per-run cache, and other sizes for other recipients, signers or times', async () => {
+    const n = 70_001;
+    const first = planSecureFile(n, options('cache a')).size;
+    const again = planSecureFile(n, options('cache b'));
+    expect(again.size).toBe(first);
+    expect((await writeAll(again, part10Like(n))).length).toBe(first);
+    // One recipient (one RecipientInfo less), no signer (DigestedData), a GeneralizedTime (2050 on): each its own size.
+    const one = planSecureFile(n, options('cache c', { recipients: [{ kind: 'certificate', certificate: pki.recipient.certificate }] }));
+    const unsigned = planSecureFile(n, { recipients: [{ kind: 'password', kek }], signingTime: when, random: seededRandom('cache d') });
+    const later = planSecureFile(n, options('cache e', { signingTime: new Date('2051-01-01T00:00:00Z') }));
+    expect(one.size).not.toBe(first);
+    expect(unsigned.size).not.toBe(first);
+    // Whatever each size is (the time's 2 more octets may vanish in the CBC padding), it is the one written.
+    for (const plan of [one, unsigned, later]) expect((await writeAll(plan, part10Like(n))).length).toBe(plan.size);
+  }, 30_000);
+
   it('gives byte-identical files from the same seed, whatever the chunking', async () => {
     const content = part10Like(50_000);
     const a = await writeAll(planSecureFile(content.length, options('seed')), content, 1);
