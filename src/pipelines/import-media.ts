@@ -11,9 +11,10 @@ import { coerceDataSet, openRewrite, type LocalIdentity } from '../dicom/reconci
 import { isPatientIndependent } from '../dicom/dicomdir/record-types.js';
 import { T } from '../dicom/tags.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN, lookupTransferSyntax } from '../dicom/transfer-syntax.js';
-import { ReaderByteSource, type ByteSource } from '../dicom/part10/byte-source.js';
+import { PrefixedReader, ReaderByteSource, type ByteSource } from '../dicom/part10/byte-source.js';
 import { openMedia, type MediaSource, type SourceEntry } from '../media/source/index.js';
-import type { RandomAccessReader } from '../media/io/random-access-reader.js';
+import { readIntoBuffer, type RandomAccessReader } from '../media/io/random-access-reader.js';
+import { BufferPool } from '../util/buffer-pool.js';
 import { ByteCursor } from '../security/asn1/cursor.js';
 import { looksLikeSecureFile } from '../security/cms/reader.js';
 import { lazyRsaService } from '../security/cms/rsa-service.js';
@@ -325,6 +326,7 @@ async function importWith(options: ImportOptions): Promise<ImportReport> {
 
   const source = await openMedia(options.media);
   const byPath = new Map(source.entries.map((e) => [e.path.join('/'), e]));
+  const heads = headPool();
   let session: StoreSessionLike | undefined;
   const retries = options.retries ?? 5;
   const baseDelay = options.retryDelayMs ?? 1000;
@@ -368,7 +370,7 @@ async function importWith(options: ImportOptions): Promise<ImportReport> {
     const job = jobs[index];
     const entry = job && byPath.get(job.file.path);
     if (!entry || ahead?.index === index) return;
-    const opened = openEntry(source, entry, options, clock);
+    const opened = openEntry(source, entry, options, clock, heads);
     opened.catch(() => undefined); // handled when its turn comes (or by discard)
     ahead = { index, opened };
   };
@@ -425,7 +427,7 @@ async function importWith(options: ImportOptions): Promise<ImportReport> {
         }
         try {
           // Opened ahead on the first attempt; afresh on a retry (the stream of a failed attempt is spent).
-          const opening = pending ?? openEntry(source, entry, options, clock);
+          const opening = pending ?? openEntry(source, entry, options, clock, heads);
           pending = undefined;
           const opened = await opening;
           // One file ahead: the next is opened (content key recovered) while this one is on the wire;
@@ -537,13 +539,69 @@ interface Opened {
   readonly secure?: { readonly content: AsyncIterable<Buffer>; readonly result: Promise<JudgedSecureFile> };
 }
 
-async function openEntry(source: MediaSource, entry: SourceEntry, options: ImportOptions, clock: Clock): Promise<Opened> {
-  const reader = await source.open(entry);
+/**
+ * Bytes read from the start of each file as it is opened: all of a CT or MR slice, the header and the
+ * first frames of a larger file. One read instead of a look at its first bytes and then a read per
+ * 64 KiB, and it is done ahead, while the previous file is on the wire.
+ */
+const HEAD_BYTES = 1 << 20;
+
+/** Reads past the head, for the rest of a large file: each thread-pool round trip carries 1 MiB. */
+const STREAM_READ_BYTES = 1 << 20;
+
+/**
+ * The head of a file in a buffer of the import's pool, given back when the file is closed. Its views
+ * (the pixel data handed to the association, which copies it into P-DATA PDUs) are all spent by then:
+ * sendOne closes the file only once its C-STORE is over, and reads after closing fail.
+ */
+class PooledHeadReader extends PrefixedReader {
+  private released = false;
+
+  constructor(
+    inner: RandomAccessReader,
+    head: Buffer,
+    private readonly buffer: Buffer,
+    private readonly pool: BufferPool,
+  ) {
+    super(inner, head);
+  }
+
+  override read(position: number, length: number): Promise<Buffer> {
+    if (this.released) return Promise.reject(new DcmsafeError('INTERNAL', `${this.name}: read after close`, { file: this.name }));
+    return super.read(position, length);
+  }
+
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      if (!this.released) {
+        this.released = true;
+        this.pool.give(this.buffer);
+      }
+    }
+  }
+}
+
+/** The import's head buffers: the file being sent, the one opened ahead, one being given back. */
+function headPool(): BufferPool {
+  return new BufferPool(HEAD_BYTES, 3);
+}
+
+async function openEntry(source: MediaSource, entry: SourceEntry, options: ImportOptions, clock: Clock, headPool: BufferPool): Promise<Opened> {
+  const raw = await source.open(entry);
+  const buffer = headPool.take();
+  let reader: PooledHeadReader | undefined;
   try {
-    if (!looksLikeSecureFile(await reader.read(0, 140))) return { reader };
+    reader = new PooledHeadReader(raw, await readIntoBuffer(raw, buffer, 0, Math.min(HEAD_BYTES, raw.size)), buffer, headPool);
+    if (!looksLikeSecureFile(reader.head.subarray(0, 140))) return { reader };
     return { reader, secure: await openJudgedSecureFile(reader, options.verify.keys, { ...options.verify.trust, now: clock.now() }) };
   } catch (e) {
-    await reader.close();
+    if (reader) await reader.close();
+    else {
+      await raw.close();
+      headPool.give(buffer);
+    }
     throw e;
   }
 }
@@ -593,7 +651,7 @@ async function sendOne(session: StoreSessionLike, opened: Opened, job: Job, judg
     }
     const bytes: ByteSource = opened.secure
       ? ByteCursor.fromIterator(file.path, opened.secure.content[Symbol.asyncIterator](), 'CMS_MALFORMED')
-      : new ReaderByteSource(reader, 0);
+      : new ReaderByteSource(reader, 0, STREAM_READ_BYTES);
     // The file's own syntax when the PACS takes it, else Explicit VR Little Endian with the pixel data decoded (lossless).
     const own = rewrittenSyntax(file.transferSyntaxUID ?? EXPLICIT_VR_LITTLE_ENDIAN);
     const accepted = session.accepted(file.sopClassUID ?? '');

@@ -176,6 +176,12 @@ export class ReaderByteSource extends ByteSource {
   constructor(
     private readonly reader: RandomAccessReader,
     start = 0,
+    /**
+     * Smallest read past the head. 64 KiB suits parsing, which skips values; a source that streams
+     * whole values (an import sending pixel data) asks for more, so that each read's round trip to the
+     * thread pool carries more bytes.
+     */
+    private readonly chunkSize = CHUNK,
   ) {
     super(reader.name, start);
     this.next = start;
@@ -194,7 +200,7 @@ export class ReaderByteSource extends ByteSource {
       this.next = this.head.length;
       return chunk;
     }
-    const chunk = await this.reader.read(this.next, Math.max(min, CHUNK));
+    const chunk = await this.reader.read(this.next, Math.max(min, this.chunkSize));
     this.next += chunk.length;
     return chunk.length > 0 ? chunk : null;
   }

@@ -16,6 +16,9 @@ import { ByteSource, ChunkedByteSource } from '../part10/byte-source.js';
 /** Size of the reads that stream values through. */
 export const STREAM_CHUNK = 1 << 20;
 
+/** Most bytes a recording pull takes beyond what the parser asked for, when they are already buffered. */
+const RECORD_AHEAD = 16 * 1024;
+
 /** A ByteSource over chunks as they come: decrypted content, a network stream, a file read stream. */
 export class IterableByteSource extends ChunkedByteSource {
   private readonly iterator: AsyncIterator<Uint8Array>;
@@ -73,8 +76,9 @@ export async function* remainingChunks(src: ByteSource): AsyncGenerator<Buffer> 
 
 /**
  * Passes the bytes of `inner` through and, while recording, keeps a copy of each one consumed, up
- * to `limit` bytes. While recording it asks `inner` for exactly what the reader needs, so the tape
- * holds the header and not a look-ahead into the pixel data; otherwise it reads in large chunks.
+ * to `limit` bytes. While recording it asks `inner` for what the reader needs, plus at most
+ * RECORD_AHEAD bytes that `inner` already holds, so the tape holds the header and not a large
+ * look-ahead into the pixel data; otherwise it reads in large chunks.
  */
 export class RecordingByteSource extends ByteSource {
   private recording = false;
@@ -129,7 +133,13 @@ export class RecordingByteSource extends ByteSource {
     return this.tape.subarray(from, from + length);
   }
 
+  /** Puts a copy of `bytes` (which may be a view of a buffer reused later) on the tape. */
   private record(bytes: Buffer): void {
+    this.keep(Buffer.from(bytes));
+  }
+
+  /** Puts `bytes` on the tape as they are: the caller made them a copy of their own. */
+  private keep(bytes: Buffer): void {
     this.tapeLength += bytes.length;
     if (this.tapeLength > this.limit) {
       throw new DcmsafeError('PART10_LIMIT', `${this.name}: the data set before the pixel data is larger than ${this.limit} bytes, the most a streamed rewrite holds in memory`, {
@@ -138,21 +148,26 @@ export class RecordingByteSource extends ByteSource {
         limit: this.limit,
       });
     }
-    this.tapeChunks.push(Buffer.from(bytes));
+    this.tapeChunks.push(bytes);
   }
 
   protected async pull(min: number): Promise<Buffer | null> {
-    if (await this.inner.atEnd()) return null;
+    if (this.inner.buffered === 0 && (await this.inner.atEnd())) return null;
     if (!this.recording) return this.inner.readSome(Math.max(min, STREAM_CHUNK));
+    // While recording, take a little more than asked when `inner` already holds it (no read for it):
+    // a header parsed element by element then costs one pull and one copy per RECORD_AHEAD bytes, not
+    // two per element. The look-ahead stays within the limit, so it never makes a header too large.
+    const ahead = Math.max(min, Math.min(RECORD_AHEAD, this.limit - this.tapeLength));
     const parts: Buffer[] = [];
     let got = 0;
-    while (got < min && !(await this.inner.atEnd())) {
-      const b = await this.inner.readSome(min - got);
+    while (got < min && (this.inner.buffered > 0 || !(await this.inner.atEnd()))) {
+      const b = await this.inner.readSome(Math.max(min - got, Math.min(this.inner.buffered, ahead - got)));
       parts.push(b);
       got += b.length;
     }
-    const out = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-    this.record(out);
+    if (parts.length === 0) return null;
+    const out = parts.length === 1 ? Buffer.from(parts[0] as Buffer) : Buffer.concat(parts);
+    this.keep(out);
     return out;
   }
 

@@ -34,13 +34,42 @@ export function readableLength(position: number, length: number, size: number, n
 /** `n` bytes from `position` through `readInto` (a positional read), looping over short reads; fewer if the file shrank. */
 export async function readFully(n: number, position: number, readInto: (buf: Buffer, offset: number, length: number, position: number) => Promise<number>): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(n);
+  const done = await fillFully(buf, n, position, readInto);
+  return done === n ? buf : buf.subarray(0, done);
+}
+
+/** Reads `n` bytes from `position` into the start of `buf`, looping over short reads; returns how many (fewer if the file shrank). */
+export async function fillFully(buf: Buffer, n: number, position: number, readInto: (buf: Buffer, offset: number, length: number, position: number) => Promise<number>): Promise<number> {
+  if (n > buf.length) throw new RangeError(`read of ${n} bytes into a buffer of ${buf.length}`);
   let done = 0;
   while (done < n) {
     const got = await readInto(buf, done, n - done, position + done);
     if (got === 0) break; // the file shrank under us
     done += got;
   }
-  return done === n ? buf : buf.subarray(0, done);
+  return done;
+}
+
+/** A reader that can also read into a buffer of the caller's (one the caller reuses from file to file). */
+export interface ReadsInto {
+  /** Reads up to `length` bytes at `position` into the start of `buf`; fewer only at the end. Returns how many. */
+  readInto(buf: Buffer, position: number, length: number): Promise<number>;
+}
+
+export function readsInto(reader: RandomAccessReader): reader is RandomAccessReader & ReadsInto {
+  return typeof (reader as Partial<ReadsInto>).readInto === 'function';
+}
+
+/**
+ * `length` bytes from `position` of `reader` into the start of `buf`, as a view of `buf` (fewer at the
+ * end): read in place when the reader can, else read and copied.
+ */
+export async function readIntoBuffer(reader: RandomAccessReader, buf: Buffer, position: number, length: number): Promise<Buffer> {
+  if (readsInto(reader)) return buf.subarray(0, await reader.readInto(buf, position, length));
+  const got = await reader.read(position, length);
+  if (got.length > buf.length) throw new RangeError(`read of ${got.length} bytes into a buffer of ${buf.length}`);
+  got.copy(buf, 0);
+  return buf.subarray(0, got.length);
 }
 
 export interface ReadStats {

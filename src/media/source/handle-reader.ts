@@ -16,14 +16,14 @@
 import { readFile, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { DcmsafeError } from '../../errors/index.js';
-import { readableLength, readFully, type RandomAccessReader, type ReadStats } from '../io/random-access-reader.js';
+import { fillFully, readableLength, readFully, type RandomAccessReader, type ReadsInto, type ReadStats } from '../io/random-access-reader.js';
 
 /** Reads up to `length` bytes at `position`; fewer only at the end of the data (or when the file shrank). */
 export function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
   return readFully(length, position, async (b, off, len, pos) => (await handle.read(b, off, len, pos)).bytesRead);
 }
 
-export class HandleReader implements RandomAccessReader {
+export class HandleReader implements RandomAccessReader, ReadsInto {
   readonly stats: ReadStats = { bytesRead: 0, reads: 0 };
   private closed = false;
 
@@ -40,6 +40,15 @@ export class HandleReader implements RandomAccessReader {
     this.stats.bytesRead += buf.length;
     this.stats.reads += 1;
     return buf;
+  }
+
+  async readInto(buf: Buffer, position: number, length: number): Promise<number> {
+    const n = readableLength(position, Math.min(length, buf.length), this.size, this.name);
+    if (this.closed) throw new DcmsafeError('INTERNAL', `${this.name}: read after close`, { file: this.name });
+    const got = n === 0 ? 0 : await fillFully(buf, n, position, async (b, off, len, pos) => (await this.handle.read(b, off, len, pos)).bytesRead);
+    this.stats.bytesRead += got;
+    this.stats.reads += 1;
+    return got;
   }
 
   async close(): Promise<void> {

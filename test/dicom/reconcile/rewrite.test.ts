@@ -164,6 +164,41 @@ describe('streamed rewrite: edges', () => {
     await expect(openRewrite(new IterableByteSource([file], 'x'), { name: 'x', maxHeaderBytes: 512 << 10 })).rejects.toMatchObject({ code: 'PART10_LIMIT' });
   });
 
+  it('applies maxHeaderBytes to the header alone, however much of the pixel data the source has buffered', async () => {
+    // A header of some 40 KB before 512 KB of native pixels: read in small chunks, or with the whole file in
+    // one chunk (the tape then takes a look-ahead of what is buffered), the smallest limit that passes is the same.
+    const ds = buildDataSet([...base, [T.EncapsulatedDocument, 'OB', Buffer.alloc(40_001, 0x5a)], [T.Rows, 'US', 512], [T.Columns, 'US', 512], [T.BitsAllocated, 'US', 16], [T.PixelData, 'OW', Buffer.alloc(512 << 10, 0x11)]]);
+    const file = encodePart10({ sopClassUID: base[0]![2] as string, sopInstanceUID: sop }, ds);
+    const passes = async (chunks: () => AsyncIterable<Buffer> | Buffer[], limit: number): Promise<boolean> => {
+      try {
+        const r = await openRewrite(new IterableByteSource(chunks(), 'x'), { name: 'x', maxHeaderBytes: limit });
+        await r.discard();
+        return true;
+      } catch (e) {
+        if (e instanceof DcmsafeError && e.code === 'PART10_LIMIT') return false;
+        throw e;
+      }
+    };
+    const smallest = async (chunks: () => AsyncIterable<Buffer> | Buffer[]): Promise<number> => {
+      let lo = 1; // fails
+      let hi = 1 << 20; // passes
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >>> 1;
+        if (await passes(chunks, mid)) hi = mid;
+        else lo = mid;
+      }
+      return hi;
+    };
+    const oneChunk = await smallest(() => [file]);
+    expect(oneChunk).toBeGreaterThan(40_000);
+    expect(oneChunk).toBeLessThan(41_000);
+    expect(await smallest(() => chunked(file, 97))).toBe(oneChunk);
+    // And the output is the same either way.
+    const whole = await collect((await openRewrite(new IterableByteSource([file], 'x'), { name: 'x', maxHeaderBytes: oneChunk })).dataSet);
+    const bytewise = await collect((await openRewrite(new IterableByteSource(chunked(file, 97), 'x'), { name: 'x', maxHeaderBytes: oneChunk })).dataSet);
+    expect(whole.equals(bytewise)).toBe(true);
+  });
+
   it('keeps encapsulated pixel data inside a sequence (an icon), which the parser only locates', async () => {
     // Icon Image Sequence item whose Pixel Data is encapsulated (PS3.5 §A.4 allows it in an encapsulated file).
     const fragments = [Buffer.alloc(0), Buffer.from('ICONFRAGMENT')];
