@@ -72,7 +72,7 @@ export const MAX_COMMAND_LENGTH = 64 * 1024;
  * At most this many bytes of data PDUs go in one transport write (at least one PDU): a few PDUs per
  * write when the peer's maximum is small, without holding more than a source chunk or so back.
  */
-export const WRITE_BATCH = 128 * 1024;
+export const WRITE_BATCH = 256 * 1024;
 
 // ---- Command sets -----------------------------------------------------------------------------------
 
@@ -402,8 +402,10 @@ export class DimseRequestor {
       ...(options.moveOriginatorAE !== undefined ? { moveOriginatorAE: options.moveOriginatorAE } : {}),
       ...(options.moveOriginatorMessageId !== undefined ? { moveOriginatorMessageId: options.moveOriginatorMessageId } : {}),
     });
-    await this.association.sendFragmented(contextId, true, command);
-    await this.streamDataSet(contextId, dataSet, length);
+    // A command set of one fragment (always, but for a peer of a tiny Maximum Length) leaves with the first data.
+    const lead = command.length <= this.association.maxFragmentLength ? command : undefined;
+    if (!lead) await this.association.sendFragmented(contextId, true, command);
+    await this.streamDataSet(contextId, dataSet, length, lead);
     const rsp = await this.response(COMMAND_FIELD.C_STORE_RSP, messageId, contextId);
     // Both are optional in the response, and must be the request's when present (PS3.7 Table 9.3-2, "U(=)"):
     // a response naming another instance or class acknowledges nothing of ours.
@@ -418,8 +420,15 @@ export class DimseRequestor {
     return describeStatus(rsp.status ?? 0xffff, rsp.errorComment);
   }
 
-  private async streamDataSet(contextId: number, dataSet: AsyncIterable<Buffer> | Iterable<Buffer>, length: number | undefined): Promise<void> {
+  /** Streams the data set's PDVs; `command`, if given, goes in front of the first write (see sendDataPdvs). */
+  private async streamDataSet(contextId: number, dataSet: AsyncIterable<Buffer> | Iterable<Buffer>, length: number | undefined, command?: Buffer): Promise<void> {
     const max = this.association.maxFragmentLength;
+    let lead = command;
+    const send = async (fragments: Buffer[][], last: boolean): Promise<void> => {
+      const c = lead;
+      lead = undefined;
+      await this.association.sendDataPdvs(contextId, fragments, last, c);
+    };
     let pending: Buffer[] = [];
     let pendingLength = 0;
     let sent = 0;
@@ -457,7 +466,7 @@ export class DimseRequestor {
           sent += max;
           last = sent === length;
         }
-        await this.association.sendDataPdvs(contextId, batch, last);
+        await send(batch, last);
       }
     };
     try {
@@ -477,7 +486,7 @@ export class DimseRequestor {
       const n = pendingLength;
       const parts = take(n);
       sent += n;
-      await this.association.sendDataPdvs(contextId, [parts], true);
+      await send([parts], true);
     }
     pending = [];
   }

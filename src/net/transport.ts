@@ -15,8 +15,13 @@ import { netError } from './errors.js';
 
 /** An ordered, reliable byte stream to one peer. */
 export interface Transport {
-  /** Hands bytes to the peer; resolves when the send buffer is below its high-water mark again (back-pressure). */
-  write(chunk: Buffer): Promise<void>;
+  /**
+   * Hands bytes to the peer; resolves when the send buffer is below its high-water mark again (back-pressure).
+   * `onWritten`, if the transport supports it, is called once the transport no longer refers to `chunk`
+   * (its bytes went to the operating system, or the write failed): the caller may then reuse it. A
+   * transport that does not call it keeps the chunk as long as it likes.
+   */
+  write(chunk: Buffer, onWritten?: () => void): Promise<void>;
   /** The next bytes from the peer, or null once the peer has closed its side. Rejects with NET_CONNECT or NET_TLS. */
   read(): Promise<Buffer | null>;
   /** Flushes, closes our side and waits (briefly) for the connection to close. */
@@ -248,12 +253,13 @@ export class SocketTransport implements Transport {
     }
   }
 
-  async write(chunk: Buffer): Promise<void> {
+  async write(chunk: Buffer, onWritten?: () => void): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) {
       throw netError('NET_CONNECT', 'the connection is closed', { ...this.where });
     }
-    if (this.socket.write(chunk)) return;
+    // The socket's callback comes once the chunk is written or the write failed: either way it is let go.
+    if (this.socket.write(chunk, onWritten && ((): void => onWritten()))) return;
     await new Promise<void>((resolve, reject) => {
       this.drainWaiters.push({ resolve, reject });
     });

@@ -18,6 +18,12 @@ export interface MemoryPairOptions {
   highWaterMark?: number;
   /** Called with every chunk the first transport writes. */
   tapAtoB?: (chunk: Buffer) => void;
+  /**
+   * As a socket does: each chunk written is copied, and the writer's `onWritten` called once the copy
+   * is queued (in a microtask), so the writer may reuse its buffer. Without it the chunk itself is
+   * queued and `onWritten` never called.
+   */
+  copyWrites?: boolean;
 }
 
 export interface MemoryPair {
@@ -63,9 +69,13 @@ export function memoryTransportPair(options: MemoryPairOptions = {}): MemoryPair
     const info: TransportInfo = { remoteAddress: 'memory', remotePort: 0 };
     return {
       info,
-      async write(chunk: Buffer): Promise<void> {
+      async write(chunk: Buffer, onWritten?: () => void): Promise<void> {
         if (destroyed || out.ended) throw Object.assign(new Error('memory transport closed'), { code: 'EPIPE' });
         tap?.(chunk);
+        if (options.copyWrites) {
+          chunk = Buffer.from(chunk);
+          if (onWritten) queueMicrotask(onWritten);
+        }
         out.queue.push(chunk);
         out.queued += chunk.length;
         out.maxQueued = Math.max(out.maxQueued, out.queued);

@@ -113,3 +113,62 @@ describe('streamed C-STORE', () => {
     expect(peakExternal).toBeLessThan(48 * 1024 * 1024);
   });
 });
+
+describe('P-DATA batch buffers', () => {
+  it('are reused once the transport has written them, every byte reaches the peer intact, and the command leaves with the first data', async () => {
+    const size = 8 * 1024 * 1024;
+    const buffers = new Set<ArrayBufferLike>();
+    let writes = 0;
+    let firstPData: Buffer | undefined;
+    const { a, b } = memoryTransportPair({
+      copyWrites: true,
+      tapAtoB: (chunk) => {
+        writes++;
+        buffers.add(chunk.buffer);
+        if (!firstPData && chunk[0] === 0x04) firstPData = Buffer.from(chunk);
+      },
+    });
+    let consumed = 0;
+    let mismatch = -1;
+    const peer = (async () => {
+      const assoc = await Association.accept(
+        b,
+        (rq) => ({ contexts: rq.presentationContexts.map((pc) => ({ id: pc.id, result: PC_RESULT.ACCEPTANCE, transferSyntax: pc.transferSyntaxes[0]! })) }),
+        { maxPduLength: PEER_MAX },
+      );
+      const got = await receiveCommand(assoc!);
+      if (got === 'release') throw new Error('release');
+      await receiveDataSet(assoc!, got.contextId, (fragment) => {
+        for (let k = 0; k < fragment.length; k++) if (mismatch < 0 && fragment[k] !== byteAt(consumed + k)) mismatch = consumed + k;
+        consumed += fragment.length;
+      });
+      const rsp = encodeCommand({ commandField: COMMAND_FIELD.C_STORE_RSP, messageIdBeingRespondedTo: got.command.messageId!, hasDataSet: false, status: 0 });
+      await assoc!.sendFragmented(got.contextId, true, rsp);
+      if ((await receiveCommand(assoc!)) === 'release') await assoc!.acceptRelease();
+    })();
+    async function* source(): AsyncGenerator<Buffer> {
+      for (let at = 0; at < size; at += CHUNK) {
+        const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - at));
+        for (let k = 0; k < chunk.length; k++) chunk[k] = byteAt(at + k);
+        yield chunk;
+      }
+    }
+    const session = await openStoreSession({ host: 'memory', port: 104, callingAE: 'DCMSAFE', calledAE: 'PEER', connect: async () => a, contexts: [{ sopClassUID: CT, transferSyntaxes: [EXPLICIT_LE] }] });
+    const result = await session.store(1, CT, '1.2.3.4', source(), undefined);
+    await session.release();
+    await peer;
+    expect(result.category).toBe('success');
+    expect(consumed).toBe(size);
+    expect(mismatch).toBe(-1);
+    // Dozens of data writes, built in a handful of buffers (the association PDUs have their own).
+    expect(writes).toBeGreaterThan(20);
+    expect(buffers.size).toBeLessThan(10);
+    // The C-STORE-RQ (a PDU of its own, command and last flags) and the first data PDUs went in one write.
+    const first = firstPData!;
+    expect(first[11]).toBe(0x03);
+    const commandPdu = 6 + first.readUInt32BE(2);
+    expect(first.length).toBeGreaterThan(commandPdu);
+    expect(first[commandPdu]).toBe(0x04);
+    expect(first[commandPdu + 11]).toBe(0x00);
+  });
+});
