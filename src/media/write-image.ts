@@ -21,8 +21,12 @@ async function writeAll(handle: FileHandle, b: Buffer, n: number): Promise<void>
   for (let done = 0; done < n; ) done += (await handle.write(b, done, n - done)).bytesWritten;
 }
 
-/** Bytes gathered before one write: a few large writes instead of one per chunk (tens of thousands). */
-export const WRITE_BLOCK = 2 << 20;
+/**
+ * Bytes gathered before one write: thousands of writes instead of one per chunk (tens of thousands).
+ * Small enough to stay in the core's cache between our copy and the kernel's: 2 MiB blocks tripled
+ * the kernel's time on a 2 GB DVD (7 s against 2.2 s system time; 256 and 512 KiB alike, 1 MiB between).
+ */
+export const WRITE_BLOCK = 256 << 10;
 
 /**
  * Copies chunks into one of two blocks and writes a block when it is full, filling the other one
