@@ -28,6 +28,9 @@ interface Frame {
 
 const EOC = Buffer.from([0, 0]);
 
+/** Parses an element's bytes, read whole: parseBer, or a BerMemo's parse. */
+export type ElementParser = (bytes: Buffer, what: string) => BerElement;
+
 export class BerStream {
   private readonly frames: Frame[] = [];
 
@@ -72,7 +75,8 @@ export class BerStream {
       if (limit !== null && end > limit) throw malformed(`${what}: length ${h.length} runs past the end of ${f?.what}`, { offset: pos });
       if (this.cursor.knownLength !== undefined && end > this.cursor.knownLength) throw this.cursor.ends(what, end - this.cursor.knownLength);
     }
-    return { ...h, offset: pos, raw: Buffer.from(buf.subarray(0, h.headerLength)) };
+    // Every field named, not `{ ...h, ... }`: see element() in ber.ts (spread objects outlived the young generation).
+    return { tagClass: h.tagClass, constructed: h.constructed, tagNumber: h.tagNumber, tag: h.tag, length: h.length, headerLength: h.headerLength, offset: pos, raw: Buffer.from(buf.subarray(0, h.headerLength)) };
   }
 
   /** Reads the next header of the current element; it must be there. */
@@ -117,17 +121,17 @@ export class BerStream {
   }
 
   /** Reads the rest of an element whose header was just read, whole, and parses it. */
-  async readElement(h: BerHeader, what: string, maxBytes: number): Promise<BerElement> {
+  async readElement(h: BerHeader, what: string, maxBytes: number, parse: ElementParser = parseBer): Promise<BerElement> {
     const parts: Buffer[] = [];
     const budget = { left: maxBytes };
     await this.capture(h, what, parts, budget);
-    return parseBer(Buffer.concat(parts), what);
+    return parse(Buffer.concat(parts), what);
   }
 
-  /** Reads the next element whole. */
-  async nextElement(what: string, maxBytes: number, tag?: number): Promise<BerElement> {
+  /** Reads the next element whole; `parse` parses its bytes (a BerMemo's, for elements files repeat). */
+  async nextElement(what: string, maxBytes: number, tag?: number, parse: ElementParser = parseBer): Promise<BerElement> {
     const h = tag === undefined ? await this.readHeader(what) : await this.expectHeader(tag, what);
-    return this.readElement(h, what, maxBytes);
+    return this.readElement(h, what, maxBytes, parse);
   }
 
   private async capture(h: BerHeader, what: string, parts: Buffer[], budget: { left: number }): Promise<void> {

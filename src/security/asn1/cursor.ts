@@ -8,7 +8,13 @@ import { DcmsafeError } from '../../errors/index.js';
 import type { RandomAccessReader } from '../../media/io/random-access-reader.js';
 import { ByteSource } from '../../dicom/part10/byte-source.js';
 
-export const CHUNK = 1 << 20;
+/**
+ * Bytes read (and decrypted) at a time. Small on purpose: every chunk a file has in flight when the
+ * young generation is collected is promoted and lives until the next full GC, so with several files
+ * in flight 1 MiB chunks kept 40-80 MB of dead buffers around on a 2 GB medium; 64 KiB chunks cost
+ * no measurable time (verify of a 2 GB secure DVD).
+ */
+export const CHUNK = 64 << 10;
 
 export type EndCode = 'CMS_TRUNCATED' | 'CMS_MALFORMED';
 

@@ -30,10 +30,12 @@ import {
   type BerElement,
 } from '../asn1/ber.js';
 import { BerStream, type BerHeader } from '../asn1/ber-stream.js';
+import { BerMemo } from '../asn1/ber-memo.js';
 import { ByteCursor, CHUNK } from '../asn1/cursor.js';
 import { encodeOidValue } from '../asn1/der.js';
 import { CONTENT_TYPE_NAMES, OID, algorithmName, cipherByOid, digestByOid, type CipherSpec } from './algorithms.js';
 import { matchesIssuerAndSerial, readCertificate, type CertificateIds } from './certificate.js';
+import { internBytes } from './intern.js';
 import { decodeKeyTransRecipientInfo, decryptContentKey, type RawPrivateOperation } from './ktri.js';
 import { decodePasswordRecipientInfo, MAX_ITERATIONS, unwrapKey, type Pbkdf2Params } from './pwri.js';
 import { verifySignerInfo, type SignerResult } from './signer-info.js';
@@ -328,6 +330,13 @@ async function* readEncapsulatedContent(ber: BerStream, hashes: Hash[], out: { e
   await ber.leave();
 }
 
+/**
+ * SignedData.certificates, parsed once per distinct set: every file of a medium carries the same
+ * signer certificate and chain (see BerMemo). 16 sets of up to 64 KiB are remembered.
+ */
+const certificateSets = new BerMemo(16, 64 << 10);
+const parseCertificateSet = (bytes: Buffer, what: string): BerElement => certificateSets.parse(bytes, what);
+
 async function* readSignedData(ber: BerStream, state: InnerState): AsyncGenerator<Buffer> {
   state.structure = 'signed';
   ber.enter(await ber.expectHeader(0x30, 'SignedData'), 'SignedData');
@@ -346,7 +355,7 @@ async function* readSignedData(ber: BerStream, state: InnerState): AsyncGenerato
   let certificates: BerElement | undefined;
   let crls: BerElement | undefined;
   if (next?.tag === 0xa0) {
-    certificates = await ber.nextElement('certificates', MAX_CERTIFICATES);
+    certificates = await ber.nextElement('certificates', MAX_CERTIFICATES, undefined, parseCertificateSet);
     next = await ber.peekHeader('signerInfos');
   }
   if (next?.tag === 0xa1) crls = await ber.nextElement('crls', MAX_CERTIFICATES);
@@ -360,7 +369,7 @@ async function* readSignedData(ber: BerStream, state: InnerState): AsyncGenerato
       certificates: certChoices.length,
     });
   }
-  const ctx = { certificates: certChoices.filter((c) => c.tag === 0x30).map((c) => Buffer.from(c.raw)), digests, eContentType: encap.eContentType, legacy: state.legacy };
+  const ctx = { certificates: certChoices.filter((c) => c.tag === 0x30).map((c) => internBytes(c.raw)), digests, eContentType: encap.eContentType, legacy: state.legacy };
   const results = signerInfos.map((si) => verifySignerInfo(si, ctx));
   // RFC 5652 §5.1 fixes the version from what is present; a different one is an altered or broken file.
   const otherCerts = certChoices.some((c) => c.tag === 0xa3) || (crls?.children ?? []).some((c) => c.tag === 0xa1);

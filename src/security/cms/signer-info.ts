@@ -24,6 +24,7 @@ import {
 } from '../asn1/ber.js';
 import { OID, algorithmName, digestByOid, digestByRsaOid, DIGESTS, type DigestSpec } from './algorithms.js';
 import { certificateIds, certificatePublicKey, matchesIssuerAndSerial, type CertificateIds } from './certificate.js';
+import { internBytes } from './intern.js';
 
 export interface SignerResult {
   /** All certificates in the SignedData. */
@@ -175,12 +176,12 @@ export function verifySignerInfo(el: BerElement, ctx: SignerContext): SignerResu
   if (sidEl.tag === 0x30) {
     if (version !== 1) throw malformed('SignerInfo with issuerAndSerialNumber must be version 1');
     const [issuer, serial] = childrenOf(sidEl, 0x30, 'IssuerAndSerialNumber', 2, 2) as [BerElement, BerElement];
-    sid = { issuer: Buffer.from(issuer.raw), serialNumber: Buffer.from(serial.content) };
+    sid = { issuer: internBytes(issuer.raw), serialNumber: internBytes(serial.content) };
     signer = certs.find((c) => c.ids && matchesIssuerAndSerial(sidEl, c.ids));
   } else if (sidEl.tag === 0x80 || sidEl.tag === 0xa0) {
     if (version !== 3) throw malformed('SignerInfo with subjectKeyIdentifier must be version 3');
     const ski = octetsOf(sidEl, 'SignerInfo subjectKeyIdentifier', 0x80);
-    sid = { subjectKeyIdentifier: Buffer.from(ski) };
+    sid = { subjectKeyIdentifier: internBytes(ski) };
     signer = certs.find((c) => c.ids?.subjectKeyIdentifier?.equals(ski));
   } else {
     throw malformed('SignerInfo: unknown signer identifier');
