@@ -232,6 +232,9 @@ describe('decodeDicomdir: round trip with the encoder', () => {
     });
     // Offsets: each record's is the file offset of its Item tag.
     for (const r of after) expect(bytes.readUInt32LE(r.offset as number)).toBe(0xe000fffe);
+    // The keys do not hold on to the parsed DICOMDIR (its Directory Record Sequence and every item):
+    // at most a scope with the top-level Specific Character Set they inherit.
+    for (const r of after) expect(r.keys.parent === undefined || [...r.keys.parent.elements.keys()].every((t) => t === T.SpecificCharacterSet)).toBe(true);
     // Keys decode with the record's own Specific Character Set.
     expect(out.roots[0]?.keys.text(T.PatientName)).toBe('Müller^Jürgen');
     expect(out.roots[1]?.keys.text(T.PatientName)).toBe('山田^太郎');
