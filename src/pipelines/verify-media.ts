@@ -39,6 +39,7 @@ import { MANIFEST_NAME, readManifest, type ManifestEntry } from './media-manifes
 import { MAX_SIGNED_DATA } from '../security/cms/signed-data-reader.js';
 import { judgeDicomSignatures, type DicomSignatureVerdict } from './verify-dicom-signatures.js';
 import { FINDING_CODES, REPORT_SCHEMA_VERSION, type FileReport, type Finding, type PatientReport, type Policy, type Severity, type SignerReport, type VerifyReport, type Verdict } from './verify-report.js';
+import { BufferPool } from '../util/buffer-pool.js';
 
 /** Progress of a verification: one event per file checked (the DICOMDIR first). */
 export type VerifyEvent = { readonly type: 'file-checked'; readonly file: string; readonly index: number; readonly total: number };
@@ -266,7 +267,10 @@ async function checkFiles(options: VerifyOptions, source: MediaSource, trust: Tr
   const staging = options.extract ? path.join(path.resolve(options.extract), '.dcmsafe-staging') : undefined;
   if (staging) await mkdir(staging, { recursive: true });
   const checked: Checked[] = [];
-  const prefixes = new PrefixBuffers(HEADER_PREFIX, FILES_IN_FLIGHT);
+  // The windows that keep the start of each secure file's content for its header, reused from file to
+  // file: a fresh 256 KiB per file was 780 MB of buffers to collect on a 2 GB secure DVD, and those
+  // still in flight at a young-generation collection lived on until a full one, raising the peak.
+  const prefixes = new BufferPool(HEADER_PREFIX, FILES_IN_FLIGHT);
   let dicomdirEntry: SourceEntry | undefined;
   let manifestEntry: SourceEntry | undefined;
   for (const entry of source.entries) {
@@ -522,29 +526,6 @@ function hasKeys(keys: DecryptionKeys): boolean {
 }
 
 /**
- * The windows that keep the start of each secure file's content for its header (HEADER_PREFIX
- * bytes), reused from file to file instead of allocated per file: a fresh 256 KiB per file was
- * 780 MB of buffers to collect on a 2 GB secure DVD, and the ones still in flight when the young
- * generation was collected lived on until a full collection, raising the peak memory.
- */
-class PrefixBuffers {
-  private readonly free: Buffer[] = [];
-
-  constructor(
-    readonly size: number,
-    private readonly keep: number,
-  ) {}
-
-  take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
-  }
-
-  give(buffer: Buffer): void {
-    if (buffer.length === this.size && this.free.length < this.keep) this.free.push(buffer);
-  }
-}
-
-/**
  * Decrypts and judges a Secure DICOM File; returns its first `keep` bytes and the content's whole
  * length, or undefined when it cannot be opened. With `buffers` (whose size is `keep`), the bytes are
  * kept in one of its windows: call release() when done with `prefix`.
@@ -556,7 +537,7 @@ async function openSecureInto(
   keep: number,
   c: Checked,
   staging?: string,
-  buffers?: PrefixBuffers,
+  buffers?: BufferPool,
 ): Promise<{ prefix: Buffer; length: number; release(): void } | undefined> {
   if (!hasKeys(keys)) {
     c.findings.push(finding('SECURE_NO_KEY', `${c.name} is encrypted and no key or password was given`, c.name));

@@ -1,6 +1,7 @@
 /**
  * Equal-sized buffers given out and taken back, for large buffers that live as long as one file is
- * being sent (an import's head of each file). Allocated afresh each time, such a buffer often outlives
+ * being handled (the head of each file an import sends, the header window of each secure file verify
+ * reads). Allocated afresh each time, such a buffer often outlives
  * a young-generation collection, is promoted, and is then freed only by a full collection: thousands of
  * files meant hundreds of full collections of the whole heap. Taken back, the same few serve every file.
  *
