@@ -20,6 +20,20 @@ const CHUNK = 64 * 1024 + 3; // not a multiple of the fragment size
 /** Byte i of the generated data set. */
 const byteAt = (i: number): number => (i * 31 + (i >>> 13)) & 0xff;
 
+
+/** The peer's side: accepts every context (with a PEER_MAX limit) and reads the first command, which must not be a release. */
+async function acceptStore(b: Parameters<typeof Association.accept>[0]) {
+  const assoc = await Association.accept(
+    b,
+    (rq) => ({ contexts: rq.presentationContexts.map((pc) => ({ id: pc.id, result: PC_RESULT.ACCEPTANCE, transferSyntax: pc.transferSyntaxes[0]! })) }),
+    { maxPduLength: PEER_MAX },
+  );
+  if (!assoc) throw new Error('not accepted');
+  const got = await receiveCommand(assoc);
+  if (got === 'release') throw new Error('release');
+  return { assoc, got };
+}
+
 describe('streamed C-STORE', () => {
   it.each([
     ['a known length', SIZE],
@@ -44,14 +58,8 @@ describe('streamed C-STORE', () => {
     let mismatch = -1;
 
     const peer = (async () => {
-      const assoc = await Association.accept(
-        b,
-        (rq) => ({ contexts: rq.presentationContexts.map((pc) => ({ id: pc.id, result: PC_RESULT.ACCEPTANCE, transferSyntax: pc.transferSyntaxes[0]! })) }),
-        { maxPduLength: PEER_MAX },
-      );
-      const got = await receiveCommand(assoc!);
-      if (got === 'release') throw new Error('release');
-      await receiveDataSet(assoc!, got.contextId, async (fragment) => {
+      const { assoc, got } = await acceptStore(b);
+      await receiveDataSet(assoc, got.contextId, async (fragment) => {
         fragments.push(fragment.length);
         if (mismatch < 0) {
           for (let k = 0; k < fragment.length; k += 997) if (fragment[k] !== byteAt(consumed + k)) mismatch = consumed + k;
@@ -61,8 +69,8 @@ describe('streamed C-STORE', () => {
         if (fragments.length % 64 === 0) await new Promise((r) => setTimeout(r, 1));
       });
       const rsp = encodeCommand({ commandField: COMMAND_FIELD.C_STORE_RSP, messageIdBeingRespondedTo: got.command.messageId!, hasDataSet: false, status: 0 });
-      await assoc!.sendFragmented(got.contextId, true, rsp);
-      if ((await receiveCommand(assoc!)) === 'release') await assoc!.acceptRelease();
+      await assoc.sendFragmented(got.contextId, true, rsp);
+      if ((await receiveCommand(assoc)) === 'release') await assoc.acceptRelease();
     })();
 
     async function* source(): AsyncGenerator<Buffer> {
@@ -131,20 +139,14 @@ describe('P-DATA batch buffers', () => {
     let consumed = 0;
     let mismatch = -1;
     const peer = (async () => {
-      const assoc = await Association.accept(
-        b,
-        (rq) => ({ contexts: rq.presentationContexts.map((pc) => ({ id: pc.id, result: PC_RESULT.ACCEPTANCE, transferSyntax: pc.transferSyntaxes[0]! })) }),
-        { maxPduLength: PEER_MAX },
-      );
-      const got = await receiveCommand(assoc!);
-      if (got === 'release') throw new Error('release');
-      await receiveDataSet(assoc!, got.contextId, (fragment) => {
+      const { assoc, got } = await acceptStore(b);
+      await receiveDataSet(assoc, got.contextId, (fragment) => {
         for (let k = 0; k < fragment.length; k++) if (mismatch < 0 && fragment[k] !== byteAt(consumed + k)) mismatch = consumed + k;
         consumed += fragment.length;
       });
       const rsp = encodeCommand({ commandField: COMMAND_FIELD.C_STORE_RSP, messageIdBeingRespondedTo: got.command.messageId!, hasDataSet: false, status: 0 });
-      await assoc!.sendFragmented(got.contextId, true, rsp);
-      if ((await receiveCommand(assoc!)) === 'release') await assoc!.acceptRelease();
+      await assoc.sendFragmented(got.contextId, true, rsp);
+      if ((await receiveCommand(assoc)) === 'release') await assoc.acceptRelease();
     })();
     async function* source(): AsyncGenerator<Buffer> {
       for (let at = 0; at < size; at += CHUNK) {
