@@ -223,20 +223,21 @@ export function planSecureFile(contentLength: number, options: SecureWriteOption
   const placeholderInner = (): DerNode =>
     signer ? innerTree(Buffer.alloc(signer.digest.length), Buffer.alloc(signer.signatureLength)) : innerTree(Buffer.alloc(digest.length), Buffer.alloc(0));
 
+  // The outer ContentInfo; with no key (and a zero IV) a placeholder of the same size.
+  const outerTree = (cek: Buffer | null, iv: Buffer, ciphertext: number): DerNode =>
+    contentInfoTree(
+      recipients.map((r) => recipientInfo(r, cipher, cek, cek ? random : null)),
+      hasPwri,
+      innerType,
+      cipher,
+      iv,
+      ciphertext,
+    );
+
   const sizes = cachedSizes(options, cipher, digest, contentLength, () => {
     const plain = sizeOf(placeholderInner());
     const ciphertext = sizeOfCbcCiphertext(plain, cipher.blockSize);
-    const whole = sizeOf(
-      contentInfoTree(
-        recipients.map((r) => recipientInfo(r, cipher, null, null)),
-        hasPwri,
-        innerType,
-        cipher,
-        Buffer.alloc(cipher.blockSize),
-        ciphertext,
-      ),
-    );
-    return { plainLength: plain, ciphertextLength: ciphertext, size: whole };
+    return { plainLength: plain, ciphertextLength: ciphertext, size: sizeOf(outerTree(null, Buffer.alloc(cipher.blockSize), ciphertext)) };
   });
   const { ciphertextLength, size } = sizes;
 
@@ -245,16 +246,7 @@ export function planSecureFile(contentLength: number, options: SecureWriteOption
     if (cipher.name === 'des-ede3-cbc') setOddParity(cek);
     try {
       const iv = random.bytes(cipher.blockSize);
-      const outer = encodeAround(
-        contentInfoTree(
-          recipients.map((r) => recipientInfo(r, cipher, cek, random)),
-          hasPwri,
-          innerType,
-          cipher,
-          iv,
-          ciphertextLength,
-        ),
-      );
+      const outer = encodeAround(outerTree(cek, iv, ciphertextLength));
       const planned = encodeAround(placeholderInner());
       let emitted = 0;
       const out = (b: Buffer): Buffer => {
