@@ -63,10 +63,18 @@ export function run(cmd: string, args: readonly string[], options: SpawnSyncOpti
 }
 
 /** A temporary folder removed after the file's tests (kept, for a look, with DCMSAFE_KEEP_TEMP=1). */
+// Folders made by tempDir, removed when the test file ends. One hook for the file, registered as it
+// imports this module: a hook registered from inside a running test never ran, and every folder made
+// there was left in $TMPDIR (hundreds per suite run).
+const madeDirs: string[] = [];
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'dcmsafe-test-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   if (process.env.DCMSAFE_KEEP_TEMP === '1') console.warn(`keeping ${dir}`);
-  else afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  else madeDirs.push(dir);
   return dir;
 }
 

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeDicomdir } from '../../../src/dicom/dicomdir/encode.js';
@@ -9,6 +8,7 @@ import { findProfile } from '../../../src/dicom/profiles/profiles.js';
 import { T } from '../../../src/dicom/tags.js';
 import { fixedClock } from '../../../src/util/clock.js';
 import { encodeFileMeta, buildDataSet, encodeDataSet } from '../../../src/dicom/part10/writer.js';
+import { tempDir } from '../../helpers/env.js';
 import { writeImplicitInstance, writeInstance } from '../../helpers/synthetic.js';
 
 const options: PlanOptions = {
@@ -19,7 +19,7 @@ const options: PlanOptions = {
 };
 
 function dir(): string {
-  return mkdtempSync(path.join(tmpdir(), 'dcmsafe-plan-'));
+  return tempDir('dcmsafe-plan-'); // removed after the file's tests
 }
 
 async function scanAll(files: string[]): Promise<ScanResult[]> {

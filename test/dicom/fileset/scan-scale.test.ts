@@ -3,8 +3,7 @@
  * digest and named attribute by attribute only when they differ, bounded state for hostile headers,
  * keys that read back exactly as the header holds them, input order and errors kept.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeKeys, encodeKeys, keyText } from '../../../src/dicom/fileset/compact-keys.js';
@@ -16,6 +15,7 @@ import type { VR } from '../../../src/dicom/vr.js';
 import { findProfile } from '../../../src/dicom/profiles/profiles.js';
 import { T } from '../../../src/dicom/tags.js';
 import { fixedClock } from '../../../src/util/clock.js';
+import { tempDir } from '../../helpers/env.js';
 import { writeImplicitInstance, writeInstance } from '../../helpers/synthetic.js';
 import { encodeDicomdir } from '../../../src/dicom/dicomdir/encode.js';
 
@@ -27,7 +27,7 @@ const options: PlanOptions = {
 };
 
 function dir(): string {
-  return mkdtempSync(path.join(tmpdir(), 'dcmsafe-scan-'));
+  return tempDir('dcmsafe-scan-'); // removed after the file's tests
 }
 
 function instance(r: ScanResult | undefined): ScannedInstance {

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync, openSync, closeSync, ftruncateSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, openSync, closeSync, ftruncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DcmsafeError } from '../../../src/errors/index.js';
@@ -7,7 +6,7 @@ import { readPart10File, readPart10Header, detectSyntax } from '../../../src/dic
 import { BufferReader, FileReader } from '../../../src/media/io/random-access-reader.js';
 import { buildDataSet, encodeDataSet, encodeFileMeta, encodePart10 } from '../../../src/dicom/part10/writer.js';
 import { T } from '../../../src/dicom/tags.js';
-import { corpusManifest } from '../../helpers/env.js';
+import { corpusManifest, tempDir } from '../../helpers/env.js';
 
 const manifest = corpusManifest().filter((e) => e.isDicom);
 
@@ -140,7 +139,7 @@ describe('Part 10 header reader on generated bad input', () => {
 
 describe('scanning reads headers only', () => {
   it('scans a 200 MB file without reading its pixel data', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dcmsafe-big-'));
+    const dir = tempDir('dcmsafe-big-');
     const file = path.join(dir, 'big.dcm');
     const pixels = 200 * 1024 * 1024;
     const header = encodePart10({ sopClassUID: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUID: '1.2.3.4.5' }, buildDataSet([
