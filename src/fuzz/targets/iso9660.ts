@@ -10,16 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { BufferReader } from '../../media/io/random-access-reader.js';
 import { checkIso9660 } from '../../media/iso9660/check.js';
-import { encodeDirectory } from '../../media/iso9660/directory.js';
-import { FILE_FLAG, type DirectoryRecord } from '../../media/iso9660/directory-record.js';
-import { encodePathTable } from '../../media/iso9660/path-table.js';
-import { encodePrimaryVolumeDescriptor } from '../../media/iso9660/primary-volume-descriptor.js';
-import { encodeVolumeDescriptorSetTerminator } from '../../media/iso9660/volume-descriptor.js';
 import { planIso9660 } from '../../media/iso9660/writer.js';
 import { memoryFile, type MediaFile } from '../../media/media-file.js';
 import { openImageSource } from '../../media/source/images.js';
 import { resolveLimits } from '../../media/source/types.js';
 import { bothEndianPairs, iso9660Fields } from '../iso9660-fields.js';
+import { multiExtentImage } from '../iso9660-multi-extent.js';
 import { collect, hasTool, readWholeSource, repairedMutations, runTool, syncLinked } from '../media-inputs.js';
 import type { Seed } from '../mutate.js';
 import type { FuzzTarget } from '../target.js';
@@ -58,65 +54,6 @@ async function writerSeeds(): Promise<Array<{ name: string; bytes: Buffer }>> {
   return out;
 }
 
-/** Level 3 by hand: /BIG.DAT in three sections (multi-extent flag on all but the last), then /SMALL.TXT. */
-function multiExtentSeed(): { name: string; bytes: Buffer } {
-  const rec = (identifier: string, location: number, dataLength: number, flags: number): DirectoryRecord => ({
-    extendedAttributeLength: 0,
-    location,
-    dataLength,
-    recorded: T0,
-    flags,
-    fileUnitSize: 0,
-    interleaveGapSize: 0,
-    volumeSequenceNumber: 1,
-    identifier,
-    systemUse: Buffer.alloc(0),
-  });
-  // Blocks: 16 PVD, 17 terminator, 18 L, 19 M, 20 root, 21 s1, 22 s2, 23 s0, 24 small.
-  const total = 25;
-  const image = Buffer.alloc(total * B);
-  const root = encodeDirectory([
-    rec('\x00', 20, B, FILE_FLAG.DIRECTORY),
-    rec('\x01', 20, B, FILE_FLAG.DIRECTORY),
-    rec('BIG.DAT;1', 23, B, FILE_FLAG.MULTI_EXTENT),
-    rec('BIG.DAT;1', 21, B, FILE_FLAG.MULTI_EXTENT),
-    rec('BIG.DAT;1', 22, 100, 0),
-    rec('SMALL.TXT;1', 24, 11, 0),
-  ]);
-  const table = [{ identifier: '\x00', location: 20, parentNumber: 1, extendedAttributeLength: 0 }];
-  encodePrimaryVolumeDescriptor({
-    systemIdentifier: '',
-    volumeIdentifier: 'MULTI',
-    volumeSpaceSize: total,
-    volumeSetSize: 1,
-    volumeSequenceNumber: 1,
-    logicalBlockSize: B,
-    pathTableSize: 10,
-    typeLPathTable: 18,
-    optionalTypeLPathTable: 0,
-    typeMPathTable: 19,
-    optionalTypeMPathTable: 0,
-    rootDirectoryRecord: rec('\x00', 20, B, FILE_FLAG.DIRECTORY),
-    volumeSetIdentifier: '',
-    publisherIdentifier: '',
-    dataPreparerIdentifier: '',
-    applicationIdentifier: '',
-    copyrightFileIdentifier: '',
-    abstractFileIdentifier: '',
-    bibliographicFileIdentifier: '',
-    creation: T0,
-    modification: T0,
-    expiration: undefined,
-    effective: undefined,
-    fileStructureVersion: 1,
-  }).copy(image, 16 * B);
-  encodeVolumeDescriptorSetTerminator().copy(image, 17 * B);
-  encodePathTable(table, 'L').copy(image, 18 * B);
-  encodePathTable(table, 'M').copy(image, 19 * B);
-  root.copy(image, 20 * B);
-  for (const [block, size] of [[21, B], [22, 100], [23, B], [24, 11]] as const) content(`s${block}`, size).copy(image, block * B);
-  return { name: 'hand:multi-extent', bytes: image };
-}
 
 /** The volume dates (§8.4.26) of every primary and supplementary descriptor set to T0 (genisoimage ignores SOURCE_DATE_EPOCH). */
 function fixVolumeDates(image: Buffer): Buffer {
@@ -164,7 +101,7 @@ export const iso9660Target: FuzzTarget = {
   name: 'iso9660',
   description: 'ISO 9660 image as verify reads it (volume descriptors, the whole tree, every file: openImageSource), then checkIso9660 (path tables)',
   async seeds() {
-    const all = [...(await writerSeeds()), multiExtentSeed(), ...toolSeeds()];
+    const all = [...(await writerSeeds()), { name: 'hand:multi-extent', bytes: multiExtentImage().image }, ...toolSeeds()];
     return all.map((s): Seed => ({ ...s, fields: iso9660Fields(s.bytes) }));
   },
   arbitrary(seeds) {

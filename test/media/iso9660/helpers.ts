@@ -1,24 +1,17 @@
 /** Shared by the ISO 9660 unit and interop tests: images in memory, deterministic contents, a hand-built multi-extent image. */
-import { createHash } from 'node:crypto';
+// The hand-built multi-extent image lives with the ISO fuzz seeds, which use it too.
+import { bytesOf } from '../../../src/fuzz/iso9660-multi-extent.js';
+export { bytesOf };
+export { multiExtentImage } from '../../../src/fuzz/iso9660-multi-extent.js';
 import { memoryFile, type ImagePlan, type MediaFile } from '../../../src/media/media-file.js';
 import { BufferReader, type RandomAccessReader } from '../../../src/media/io/random-access-reader.js';
 import { planIso9660, type Iso9660Options } from '../../../src/media/iso9660/writer.js';
 import { openIso9660 } from '../../../src/media/iso9660/reader.js';
-import { encodeDirectory } from '../../../src/media/iso9660/directory.js';
-import { FILE_FLAG, type DirectoryRecord } from '../../../src/media/iso9660/directory-record.js';
-import { encodePathTable } from '../../../src/media/iso9660/path-table.js';
-import { encodePrimaryVolumeDescriptor } from '../../../src/media/iso9660/primary-volume-descriptor.js';
-import { encodeVolumeDescriptorSetTerminator } from '../../../src/media/iso9660/volume-descriptor.js';
 
 export const T0 = new Date('2024-05-06T07:08:09Z');
 export const OPTIONS: Iso9660Options = { volumeIdentifier: 'DCMSAFE_TEST', recordingTime: T0, applicationIdentifier: 'DCMSAFE' };
 
 /** Deterministic bytes: SHA-256 in counter mode over a seed. */
-export function bytesOf(seed: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let i = 0, pos = 0; pos < size; i++, pos += 32) createHash('sha256').update(`${seed}:${i}`).digest().copy(out, pos);
-  return out;
-}
 
 export async function emitAll(plan: ImagePlan): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -90,72 +83,3 @@ export async function contentsOf(files: readonly MediaFile[]): Promise<Map<strin
   return out;
 }
 
-/**
- * A Level 3 image built by hand with our encoders: /BIG.DAT recorded as three sections (multi-extent
- * flag on all but the last record), placed out of order, then /SMALL.TXT. Returns the image and BIG.DAT's bytes.
- */
-export function multiExtentImage(): { image: Buffer; big: Buffer; small: Buffer } {
-  const B = 2048;
-  const sections = [bytesOf('s0', 2 * B), bytesOf('s1', B), bytesOf('s2', 1000)];
-  const small = Buffer.from('small file\n');
-  // blocks: 16 PVD, 17 terminator, 18 L, 19 M, 20 root, 21 s1, 22 unused, 23 s2, 24-25 s0, 26 small
-  const at = { root: 20, s1: 21, s2: 23, s0: 24, small: 26 };
-  const total = 27;
-  const rec = (identifier: string, location: number, dataLength: number, flags: number): DirectoryRecord => ({
-    extendedAttributeLength: 0,
-    location,
-    dataLength,
-    recorded: T0,
-    flags,
-    fileUnitSize: 0,
-    interleaveGapSize: 0,
-    volumeSequenceNumber: 1,
-    identifier,
-    systemUse: Buffer.alloc(0),
-  });
-  const root = encodeDirectory([
-    rec('\x00', at.root, B, FILE_FLAG.DIRECTORY),
-    rec('\x01', at.root, B, FILE_FLAG.DIRECTORY),
-    rec('BIG.DAT;1', at.s0, sections[0]!.length, FILE_FLAG.MULTI_EXTENT),
-    rec('BIG.DAT;1', at.s1, sections[1]!.length, FILE_FLAG.MULTI_EXTENT),
-    rec('BIG.DAT;1', at.s2, sections[2]!.length, 0),
-    rec('SMALL.TXT;1', at.small, small.length, 0),
-  ]);
-  const table = [{ identifier: '\x00', location: at.root, parentNumber: 1, extendedAttributeLength: 0 }];
-  const image = Buffer.alloc(total * B);
-  encodePrimaryVolumeDescriptor({
-    systemIdentifier: '',
-    volumeIdentifier: 'MULTI',
-    volumeSpaceSize: total,
-    volumeSetSize: 1,
-    volumeSequenceNumber: 1,
-    logicalBlockSize: B,
-    pathTableSize: 10,
-    typeLPathTable: 18,
-    optionalTypeLPathTable: 0,
-    typeMPathTable: 19,
-    optionalTypeMPathTable: 0,
-    rootDirectoryRecord: rec('\x00', at.root, B, FILE_FLAG.DIRECTORY),
-    volumeSetIdentifier: '',
-    publisherIdentifier: '',
-    dataPreparerIdentifier: '',
-    applicationIdentifier: '',
-    copyrightFileIdentifier: '',
-    abstractFileIdentifier: '',
-    bibliographicFileIdentifier: '',
-    creation: T0,
-    modification: T0,
-    expiration: undefined,
-    effective: undefined,
-    fileStructureVersion: 1,
-  }).copy(image, 16 * B);
-  encodeVolumeDescriptorSetTerminator().copy(image, 17 * B);
-  encodePathTable(table, 'L').copy(image, 18 * B);
-  encodePathTable(table, 'M').copy(image, 19 * B);
-  root.copy(image, at.root * B);
-  sections[0]!.copy(image, at.s0 * B);
-  sections[1]!.copy(image, at.s1 * B);
-  sections[2]!.copy(image, at.s2 * B);
-  small.copy(image, at.small * B);
-  return { image, big: Buffer.concat(sections), small };
-}
